@@ -311,7 +311,9 @@ func redactBytes(b []byte, secrets ...string) []byte {
 	return b
 }
 
-func redactString(s string, secrets ...string) string { return string(redactBytes([]byte(s), secrets...)) }
+func redactString(s string, secrets ...string) string {
+	return string(redactBytes([]byte(s), secrets...))
+}
 
 // redactErr keeps the chain of a transport error (errors.Is still works) but redacts its text.
 func redactErr(err error, secrets ...string) error {

@@ -1,0 +1,138 @@
+package datacloud
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+)
+
+// Streaming limits (datacloud-api.md §3).
+const (
+	DefaultStreamingPayloadBytes = 200_000 // a body must be smaller than this
+	MaxDeleteIDs                 = 200     // ids per delete request
+)
+
+// sourcePath is /api/v1/ingest/sources/{source}/{object}.
+func sourcePath(op, source, object string) (string, error) {
+	s, err := pathSeg(op, "source name", source)
+	if err != nil {
+		return "", err
+	}
+	o, err := pathSeg(op, "object name", object)
+	if err != nil {
+		return "", err
+	}
+	return "/api/v1/ingest/sources/" + s + "/" + o, nil
+}
+
+// UpsertBody sends one {"data":[...]} body to the streaming API (202 Accepted). Streaming
+// upserts replace records by primary key, so a repeat cannot duplicate data: 429, 5xx and
+// broken connections are retried.
+func (c *Client) UpsertBody(ctx context.Context, source, object string, body []byte) error {
+	const op = "upsert"
+	p, err := sourcePath(op, source, object)
+	if err != nil {
+		return err
+	}
+	if len(body) == 0 {
+		return errors.New("datacloud: upsert: body is empty")
+	}
+	_, _, err = c.do(ctx, call{op: op, method: http.MethodPost, path: p, body: body, contentType: "application/json"})
+	return err
+}
+
+// DeleteRecords deletes records by primary key, at most MaxDeleteIDs per request. On error
+// the chunks before the failing one were sent; deletes are idempotent, so repeating the
+// whole call is safe.
+func (c *Client) DeleteRecords(ctx context.Context, source, object string, ids []string) error {
+	const op = "delete records"
+	p, err := sourcePath(op, source, object)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		// The ids parameter is a comma list: an id holding a comma cannot be expressed.
+		if strings.TrimSpace(id) == "" || strings.Contains(id, ",") {
+			return fmt.Errorf("datacloud: delete records: id %d (%q) is empty or holds a comma", i, truncate(id, 64))
+		}
+	}
+	for chunk := range chunks(ids, MaxDeleteIDs) {
+		esc := make([]string, len(chunk))
+		for i, id := range chunk {
+			esc[i] = url.QueryEscape(id)
+		}
+		if _, _, err := c.do(ctx, call{op: op, method: http.MethodDelete, path: p,
+			rawQuery: "ids=" + strings.Join(esc, ",")}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func chunks(s []string, n int) func(func([]string) bool) {
+	return func(yield func([]string) bool) {
+		for len(s) > 0 {
+			k := min(n, len(s))
+			if !yield(s[:k]) {
+				return
+			}
+			s = s[k:]
+		}
+	}
+}
+
+// ValidationResult is the answer of the synchronous validation endpoint.
+type ValidationResult struct {
+	Accepted bool
+	// Report is Data Cloud's validationReport when records failed (shape not documented).
+	Report json.RawMessage
+	// Body is the whole response body.
+	Body json.RawMessage
+}
+
+// ValidateRecords checks a {"data":[...]} body against the object's schema without
+// ingesting it (POST .../actions/test). Records that fail validation are reported in the
+// result, not as an error; an error means the call itself failed.
+func (c *Client) ValidateRecords(ctx context.Context, source, object string, body []byte) (*ValidationResult, error) {
+	const op = "validate records"
+	p, err := sourcePath(op, source, object)
+	if err != nil {
+		return nil, err
+	}
+	resp, _, err := c.do(ctx, call{op: op, method: http.MethodPost, path: p + "/actions/test", body: body,
+		contentType: "application/json"})
+	var ae *APIError
+	if errors.As(err, &ae) && ae.StatusCode == http.StatusBadRequest {
+		if r := parseValidation(ae.raw); r != nil && len(r.Report) > 0 {
+			return r, nil
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	r := parseValidation(resp)
+	if r == nil {
+		return &ValidationResult{Accepted: true}, nil
+	}
+	return r, nil
+}
+
+func parseValidation(body []byte) *ValidationResult {
+	var v struct {
+		Accepted         *bool           `json:"accepted"`
+		ValidationReport json.RawMessage `json:"validationReport"`
+	}
+	if len(body) == 0 || json.Unmarshal(body, &v) != nil {
+		return nil
+	}
+	r := &ValidationResult{Report: v.ValidationReport, Body: json.RawMessage(body)}
+	r.Accepted = len(v.ValidationReport) == 0 || string(v.ValidationReport) == "null"
+	if v.Accepted != nil {
+		r.Accepted = *v.Accepted
+	}
+	return r
+}
