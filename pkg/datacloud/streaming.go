@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -135,4 +136,63 @@ func parseValidation(body []byte) *ValidationResult {
 		r.Accepted = *v.Accepted
 	}
 	return r
+}
+
+// StreamRecords reads records from rr, packs them into bodies smaller than limit
+// (DefaultStreamingPayloadBytes when limit <= 0) and upserts each body in order. progress,
+// when not nil, is called after every accepted body with the running totals of records and
+// body bytes sent. It returns the number of records Data Cloud accepted. Bad input
+// (*RecordError, *RecordTooLargeError) stops the stream; bodies sent before stay sent.
+func (c *Client) StreamRecords(ctx context.Context, source, object string, rr *RecordReader, limit int,
+	progress func(records, bytes int64)) (records int64, err error) {
+	if _, err := sourcePath("upsert", source, object); err != nil {
+		return 0, err
+	}
+	if rr == nil {
+		return 0, errors.New("datacloud: stream records: record reader is nil")
+	}
+	if limit <= 0 {
+		limit = DefaultStreamingPayloadBytes
+	}
+	p := NewPacker(limit)
+	var sentBytes int64
+	send := func(body []byte, n int) error {
+		if err := c.UpsertBody(ctx, source, object, body); err != nil {
+			return err
+		}
+		records += int64(n)
+		sentBytes += int64(len(body))
+		if progress != nil {
+			progress(records, sentBytes)
+		}
+		return nil
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return records, fmt.Errorf("datacloud: stream records: %w", err)
+		}
+		rec, err := rr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return records, err
+		}
+		pending := p.Len()
+		body, err := p.Add(rec)
+		if err != nil {
+			return records, err
+		}
+		if body != nil {
+			if err := send(body, pending); err != nil {
+				return records, err
+			}
+		}
+	}
+	if n := p.Len(); n > 0 {
+		if err := send(p.Flush(), n); err != nil {
+			return records, err
+		}
+	}
+	return records, nil
 }
