@@ -424,7 +424,8 @@ func (r *RecordReader) readValue() (json.RawMessage, error) {
 				}
 			}
 		}
-		if end < 0 {
+		complete := end >= 0
+		if !complete {
 			end = len(buf)
 		}
 		r.rec = append(r.rec, buf[:end]...)
@@ -433,7 +434,7 @@ func (r *RecordReader) readValue() (json.RawMessage, error) {
 		if len(r.rec) > r.maxRecord {
 			return nil, r.errAt(0, fmt.Sprintf("record is larger than %d bytes", r.maxRecord))
 		}
-		if end < len(buf) {
+		if complete {
 			break
 		}
 	}
