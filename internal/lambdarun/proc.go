@@ -1,0 +1,104 @@
+package lambdarun
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// BootstrapPID returns the process id of the bootstrap the emulator runs now. There is none
+// before the first invoke, and the emulator starts a new one after a timeout or a crash.
+func (r *Runtime) BootstrapPID() (int, error) {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0, fmt.Errorf("lambdarun: bootstrap pid: not started")
+	}
+	want := filepath.Base(r.cfg.Bootstrap)
+	for _, pid := range children(r.cmd.Process.Pid) {
+		if comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid)); err == nil && strings.TrimSpace(string(comm)) == truncComm(want) {
+			return pid, nil
+		}
+	}
+	return 0, fmt.Errorf("lambdarun: bootstrap pid: no %s process under aws-lambda-rie (pid %d); is it initialised?", want, r.cmd.Process.Pid)
+}
+
+// PeakRSS returns the bootstrap's peak resident set size (VmHWM in /proc/<pid>/status), in
+// bytes. The emulator's REPORT line always claims the configured memory size, so this is the
+// real figure.
+func (r *Runtime) PeakRSS() (int64, error) {
+	pid, err := r.BootstrapPID()
+	if err != nil {
+		return 0, err
+	}
+	return vmHWM(pid)
+}
+
+// vmHWM reads VmHWM (kB) of a process and returns it in bytes.
+func vmHWM(pid int) (int64, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, fmt.Errorf("lambdarun: peak rss: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), "VmHWM:")
+		if !ok {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) != 2 || fields[1] != "kB" {
+			return 0, fmt.Errorf("lambdarun: peak rss: unexpected VmHWM line %q", sc.Text())
+		}
+		kb, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("lambdarun: peak rss: %w", err)
+		}
+		return kb * 1024, nil
+	}
+	return 0, fmt.Errorf("lambdarun: peak rss: no VmHWM in /proc/%d/status", pid)
+}
+
+// children lists the direct children of pid, from /proc/<pid>/task/*/children (every thread
+// of a Go program may have forked one).
+func children(pid int) []int {
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	var out []int
+	for _, t := range tasks {
+		b, err := os.ReadFile(t)
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if c, err := strconv.Atoi(f); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// descendants lists every process below pid.
+func descendants(pid int) []int {
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 && len(out) < 1000 {
+		p := queue[0]
+		queue = queue[1:]
+		for _, c := range children(p) {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
+}
+
+// truncComm mirrors the kernel's 15-byte limit on /proc/<pid>/comm.
+func truncComm(name string) string {
+	if len(name) > 15 {
+		return name[:15]
+	}
+	return name
+}
