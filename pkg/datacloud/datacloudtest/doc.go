@@ -1,0 +1,64 @@
+// Package datacloudtest is an in-process emulator of the Salesforce side of Data Cloud
+// (Data 360): the core login (JWT bearer), the a360 token exchange and the tenant APIs
+// (streaming and bulk ingestion, query v1/v2, metadata), served on one origin by an
+// http.Handler. It also holds test helpers: RSA key pairs with a self-signed certificate,
+// and loopback HTTP/TLS servers whose CA file works as SSL_CERT_FILE.
+//
+// The emulator keeps all state behind one mutex, derives ids and tokens from a seeded
+// generator (Options.Seed), reads time only from an injectable clock (Options.Clock,
+// Server.SetClock), records every request without secrets (Server.Requests), remembers
+// every secret it saw (Server.IssuedSecrets, for leak tests) and can inject faults
+// (Server.InjectFault).
+//
+// # Routes
+//
+//	POST /services/oauth2/token      JWT bearer grant → core token (form body or query string)
+//	GET  /services/oauth2/userinfo   core token → user info with urls.custom_domain
+//	POST /services/oauth2/revoke     revokes a core or Data Cloud token
+//	POST /services/a360/token        core token → Data Cloud token (+ optional dataspace)
+//	POST   /api/v1/ingest/sources/{source}/{object}               streaming upsert
+//	DELETE /api/v1/ingest/sources/{source}/{object}               streaming delete (?ids= or {"ids":[...]})
+//	POST   /api/v1/ingest/sources/{source}/{object}/actions/test  synchronous validation
+//	POST /api/v1/ingest/jobs, GET /api/v1/ingest/jobs, GET|PATCH|DELETE /api/v1/ingest/jobs/{id},
+//	PUT /api/v1/ingest/jobs/{id}/batches                            bulk ingestion
+//	POST /api/v1/query, POST /api/v2/query, GET /api/v2/query/{nextBatchId}
+//	GET  /api/v1/metadata (and /api/v1/metadata/)
+//
+// # Choices where Salesforce's behaviour is not documented
+//
+//   - An assertion whose exp lies more than Options.MaxAssertionLifetime (3 minutes) ahead
+//     is rejected with 400 invalid_grant "invalid assertion".
+//   - An unknown dataspace in the exchange answers 400
+//     {"error":"invalid_request","error_description":"invalid dataspace"}; a bad subject
+//     token answers 400 invalid_grant "invalid subject token".
+//   - A streaming body of Options.MaxStreamingBytes (200,000) bytes or more answers 400
+//     (the documented rule is "less than 200 KB"; no 413 was ever observed).
+//   - Failed synchronous validation (actions/test) answers 400 with
+//     {"timestamp","accepted":false,"validationReport":[{"recordIndex","errors":[...]}]}.
+//   - A bulk list limit outside 1..100 and a query v1 limit outside 1..49,999 answer 400.
+//   - A nextBatchId that is unknown, already used or older than one hour answers 404.
+//   - userinfo with a bad token answers 403 "Bad_OAuth_Token" (text/plain).
+//
+// # What it simplifies
+//
+//   - One origin serves login, core and tenant hosts; the exchange's instance_url is this
+//     origin (bare host:port under TLS, http://127.0.0.1:port over plain HTTP).
+//   - Tokens are opaque random strings looked up in memory; the Data Cloud token only
+//     looks like a JWT. Dataspaces scope nothing: all data lives in one store.
+//   - Ingested data becomes queryable immediately (streaming) or when a bulk job
+//     completes (synchronously on close, or Options.JobProcessingDelay later on the
+//     injected clock). The real service is asynchronous (about 3 minutes).
+//   - One SQLite table per object name (the object name is the table name, not the
+//     "<object>__dll" name Salesforce derives); the same object in two sources shares a
+//     table. Columns are created on the fly from field names; there is no schema
+//     declaration, so records are not checked against one. Upserts replace the row with
+//     the same primary key: Options.Objects[object].PrimaryKey, else the first field of
+//     the first record (JSON) or the first CSV column that created the table.
+//   - SQL is SQLite's dialect, not Data Cloud's; only SELECT/WITH statements run.
+//   - Column types: JSON numbers → DECIMAL, booleans → BOOLEAN, ISO-8601 date-times →
+//     TIMESTAMP, everything else VARCHAR; expressions map SQLite values to BIGINT,
+//     DECIMAL or VARCHAR.
+//   - Rate limits are reported in x-ratelimit-* headers but never enforced; inject a 429
+//     fault instead. Bulk hourly/concurrency limits and 7-day job expiry are not modelled.
+//   - Metadata lists only ingested objects, as DataLakeObject entities.
+package datacloudtest

@@ -1,0 +1,211 @@
+package datacloudtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+var errNoData = errors.New(`body must be a JSON object with a "data" array of records`)
+
+// recordError is a problem with one record of a streaming body.
+type recordError struct {
+	index int
+	msg   string
+}
+
+func (e *recordError) Error() string { return fmt.Sprintf("record %d: %s", e.index, e.msg) }
+
+// readStreamingBody reads a streaming body and enforces the size limit.
+func (s *Server) readStreamingBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	limit := int64(s.Options().MaxStreamingBytes)
+	b, err := io.ReadAll(io.LimitReader(r.Body, limit))
+	if err != nil {
+		s.springErrorf(w, http.StatusBadRequest, "reading body: %v", err)
+		return nil, false
+	}
+	if int64(len(b)) >= limit {
+		s.springErrorf(w, http.StatusBadRequest, "payload too large: the request body must be smaller than %d bytes", limit)
+		return nil, false
+	}
+	return b, true
+}
+
+// parseRecords decodes {"data":[{...},...]} keeping each record's field order.
+func parseRecords(body []byte) ([][]field, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errNoData
+	}
+	var raws []json.RawMessage
+	found := false
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+		var target any = new(json.RawMessage)
+		if tok == "data" {
+			target, found = &raws, true
+		}
+		if err := dec.Decode(target); err != nil {
+			if tok == "data" {
+				return nil, errNoData
+			}
+			return nil, fmt.Errorf("invalid JSON: %w", err)
+		}
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, fmt.Errorf("invalid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("invalid JSON: data after the top-level object")
+	}
+	if !found || raws == nil {
+		return nil, errNoData
+	}
+	if len(raws) == 0 {
+		return nil, errors.New(`"data" holds no records`)
+	}
+	records := make([][]field, len(raws))
+	for i, raw := range raws {
+		rec, err := parseRecord(raw)
+		if err != nil {
+			return nil, &recordError{index: i, msg: err.Error()}
+		}
+		records[i] = rec
+	}
+	return records, nil
+}
+
+// parseRecord decodes one flat JSON object in field order.
+func parseRecord(raw json.RawMessage) ([]field, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("not a JSON object")
+	}
+	var rec []field
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, err
+		}
+		name, _ := tok.(string)
+		var v any
+		if err := dec.Decode(&v); err != nil {
+			return nil, err
+		}
+		switch v.(type) {
+		case map[string]any, []any:
+			return nil, fmt.Errorf("field %q: nested objects and arrays are not supported", name)
+		}
+		if !identRE.MatchString(name) {
+			return nil, fmt.Errorf("invalid field name %q", name)
+		}
+		rec = append(rec, field{name: name, value: v})
+	}
+	if len(rec) == 0 {
+		return nil, errors.New("record has no fields")
+	}
+	return rec, nil
+}
+
+func (s *Server) handleStreamUpsert(w http.ResponseWriter, r *http.Request, _ *token) {
+	body, ok := s.readStreamingBody(w, r)
+	if !ok {
+		return
+	}
+	records, err := parseRecords(body)
+	if err != nil {
+		s.springError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	source, obj := r.PathValue("source"), r.PathValue("object")
+	s.mu.Lock()
+	err = s.upsertLocked(source, obj, records)
+	s.mu.Unlock()
+	if err != nil {
+		s.springError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]bool{"accepted": true})
+}
+
+func (s *Server) handleStreamDelete(w http.ResponseWriter, r *http.Request, _ *token) {
+	var ids []string
+	for _, v := range r.URL.Query()["ids"] {
+		for _, id := range strings.Split(v, ",") {
+			if id = strings.TrimSpace(id); id != "" {
+				ids = append(ids, id)
+			}
+		}
+	}
+	body, ok := s.readStreamingBody(w, r)
+	if !ok {
+		return
+	}
+	if len(bytes.TrimSpace(body)) > 0 {
+		var b struct{ IDs []json.Number }
+		if err := json.Unmarshal(body, &b); err != nil {
+			s.springErrorf(w, http.StatusBadRequest, `body must be {"ids":[...]}: %v`, err)
+			return
+		}
+		for _, id := range b.IDs {
+			ids = append(ids, id.String())
+		}
+	}
+	maxIDs := s.Options().MaxDeleteIDs
+	switch {
+	case len(ids) == 0:
+		s.springError(w, http.StatusBadRequest, "no ids: pass ?ids=id1,id2 or a body {\"ids\":[...]}")
+		return
+	case len(ids) > maxIDs:
+		s.springErrorf(w, http.StatusBadRequest, "too many ids: %d, at most %d per request", len(ids), maxIDs)
+		return
+	}
+	s.mu.Lock()
+	err := s.deleteLocked(r.PathValue("source"), r.PathValue("object"), ids)
+	s.mu.Unlock()
+	if err != nil {
+		s.springError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]bool{"accepted": true})
+}
+
+// validationEntry is one failed record in a validation report.
+type validationEntry struct {
+	RecordIndex int      `json:"recordIndex"`
+	Errors      []string `json:"errors"`
+}
+
+func (s *Server) handleStreamTest(w http.ResponseWriter, r *http.Request, _ *token) {
+	body, ok := s.readStreamingBody(w, r)
+	if !ok {
+		return
+	}
+	var raws struct{ Data []json.RawMessage }
+	if err := json.Unmarshal(body, &raws); err != nil || raws.Data == nil {
+		s.springError(w, http.StatusBadRequest, errNoData.Error())
+		return
+	}
+	var report []validationEntry
+	for i, raw := range raws.Data {
+		if _, err := parseRecord(raw); err != nil {
+			report = append(report, validationEntry{RecordIndex: i, Errors: []string{err.Error()}})
+		}
+	}
+	if len(report) > 0 {
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"timestamp": timestampMicros(s.now()), "accepted": false, "validationReport": report,
+		})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"accepted": true})
+}

@@ -1,0 +1,116 @@
+package datacloudtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Rate-limit headers as recorded on tenant responses (500 per second, 1000 per day).
+const (
+	rateLimitHeader = "500, 500;w=1, 1000;w=86400"
+	ratePerSecond   = 500
+)
+
+type rateWindow struct {
+	second int64
+	count  int
+}
+
+// tenantHandler is a tenant API handler that receives the caller's Data Cloud token.
+type tenantHandler func(w http.ResponseWriter, r *http.Request, t *token)
+
+// tenantAPI checks the Data Cloud token and adds the gateway's headers.
+func (s *Server) tenantAPI(h tenantHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		s.gatewayHeaders(w)
+		value := bearer(r.Header.Get("Authorization"))
+		s.mu.Lock()
+		t, ok := s.tenant[value]
+		now := s.nowLocked()
+		s.mu.Unlock()
+		switch {
+		case value == "":
+			s.unauthorized(w, "UNAUTHENTICATED: Missing or malformed Authorization header")
+		case !ok || t.revoked:
+			s.unauthorized(w, "UNAUTHENTICATED: Invalid JWT")
+		case !now.Before(t.expires):
+			s.unauthorized(w, "UNAUTHENTICATED: Invalid JWT (not before or expired)")
+		default:
+			h(w, r, t)
+		}
+	}
+}
+
+func (s *Server) gatewayHeaders(w http.ResponseWriter) {
+	s.mu.Lock()
+	sec := s.nowLocked().Unix()
+	if s.rate.second != sec {
+		s.rate = rateWindow{second: sec}
+	}
+	s.rate.count++
+	remaining := max(ratePerSecond-s.rate.count, 0)
+	trace := s.randString(32, "0123456789abcdef")
+	s.mu.Unlock()
+	h := w.Header()
+	h.Set("x-ratelimit-limit", rateLimitHeader)
+	h.Set("x-ratelimit-remaining", strconv.Itoa(remaining))
+	h.Set("x-ratelimit-reset", "1")
+	h.Set("x-trace-id", trace)
+	h.Set("server", "istio-envoy")
+}
+
+// springBody is the tenant services' error body.
+type springBody struct {
+	Timestamp         string        `json:"timestamp"`
+	Error             string        `json:"error"`
+	Message           string        `json:"message"`
+	InternalErrorCode string        `json:"internalErrorCode,omitempty"`
+	Details           *springDetail `json:"details,omitempty"`
+}
+
+type springDetail struct {
+	Status     string `json:"status"`
+	StatusCode int    `json:"statusCode"`
+}
+
+func (s *Server) springTimestamp() string {
+	return s.now().Format("2006-01-02T15:04:05.000+0000")
+}
+
+// springError answers {"timestamp","error","message","internalErrorCode","details"}.
+func (s *Server) springError(w http.ResponseWriter, status int, message string) {
+	writeJSON(w, status, springBody{
+		Timestamp: s.springTimestamp(), Error: http.StatusText(status), Message: message,
+		InternalErrorCode: "COMMON_ERROR_GENERIC",
+		Details:           &springDetail{Status: message, StatusCode: status},
+	})
+}
+
+func (s *Server) springErrorf(w http.ResponseWriter, status int, format string, args ...any) {
+	s.springError(w, status, fmt.Sprintf(format, args...))
+}
+
+func (s *Server) unauthorized(w http.ResponseWriter, detail string) {
+	writeJSON(w, http.StatusUnauthorized, springBody{
+		Timestamp: s.springTimestamp(), Error: "Unauthorized",
+		Message: "Authorization header verification failed", InternalErrorCode: "COMMON_ERROR_GENERIC",
+		Details: &springDetail{Status: detail, StatusCode: http.StatusUnauthorized},
+	})
+}
+
+// readJSON decodes a JSON request body of at most limit bytes into v.
+func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		s.springErrorf(w, http.StatusBadRequest, "invalid JSON body: %v", err)
+		return false
+	}
+	return true
+}
+
+// timestampMicros formats like the bulk API: 2021-10-28T17:14:58.692891Z.
+func timestampMicros(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000000Z") }
