@@ -211,3 +211,20 @@ func mustStatus(t *testing.T, r response, want int) {
 		t.Fatalf("status %d, want %d; body %s", r.code, want, r.raw)
 	}
 }
+
+// doHeader sends a body-less request with a raw Authorization header.
+func (e *env) doHeader(method, path, authorization string) response {
+	e.t.Helper()
+	req, err := http.NewRequest(method, e.run.URL+path, nil)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", authorization)
+	res, err := e.http.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	return response{code: res.StatusCode, header: res.Header, raw: raw}
+}

@@ -1,0 +1,164 @@
+package datacloudtest
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+const streamPath = "/api/v1/ingest/sources/Event_API/runner_profiles"
+
+func TestStreamingUpsertAndDelete(t *testing.T) {
+	e := newEnv(t, Options{})
+	tok := e.tenantToken()
+	body := `{"data":[{"maid":101,"first_name":"Sandeep","vip":true,"created":"2021-10-22T09:11:11.816319Z"},
+		{"maid":102,"first_name":"Aaron","vip":false,"created":"2021-10-22T09:11:11.816319Z"}]}`
+	r := e.do("POST", streamPath, tok, body, "application/json")
+	mustStatus(t, r, 202)
+	if string(r.raw) != `{"accepted":true}` {
+		t.Fatalf("body %s", r.raw)
+	}
+	for _, h := range []string{"x-ratelimit-limit", "x-ratelimit-remaining", "x-ratelimit-reset", "x-trace-id"} {
+		if r.header.Get(h) == "" {
+			t.Errorf("header %s missing", h)
+		}
+	}
+	// Same key again replaces the row; a new field adds a column.
+	mustStatus(t, e.do("POST", streamPath, tok, `{"data":[{"maid":101,"first_name":"Sandy","city":"Wilton"}]}`, ""), 202)
+	recs := e.s.Records("Event_API", "runner_profiles")
+	if len(recs) != 2 {
+		t.Fatalf("records %v", recs)
+	}
+	byID := map[int64]map[string]any{}
+	for _, rec := range recs {
+		byID[rec["maid"].(int64)] = rec
+	}
+	if byID[101]["first_name"] != "Sandy" || byID[101]["city"] != "Wilton" || byID[102]["vip"] != false {
+		t.Errorf("records %v", recs)
+	}
+	if e.s.Records("Other", "runner_profiles") != nil {
+		t.Error("records visible under a source that never wrote them")
+	}
+
+	mustStatus(t, e.do("DELETE", streamPath+"?ids=101", tok, nil, ""), 202)
+	mustStatus(t, e.do("DELETE", streamPath, tok, `{"ids":["102"]}`, "application/json"), 202)
+	if recs := e.s.Records("Event_API", "runner_profiles"); len(recs) != 0 {
+		t.Fatalf("after deletes: %v", recs)
+	}
+	// Deleting from an object never ingested is accepted (asynchronous in the real service).
+	mustStatus(t, e.do("DELETE", "/api/v1/ingest/sources/Event_API/nothing?ids=1", tok, nil, ""), 202)
+}
+
+func TestStreamingErrors(t *testing.T) {
+	e := newEnv(t, Options{MaxStreamingBytes: 1000, MaxDeleteIDs: 3})
+	tok := e.tenantToken()
+	big := `{"data":[{"id":"` + strings.Repeat("x", 1000) + `"}]}`
+	justUnder := `{"data":[{"id":"` + strings.Repeat("x", 1000-len(`{"data":[{"id":""}]}`)-1) + `"}]}`
+	if len(justUnder) != 999 {
+		t.Fatalf("fixture is %d bytes", len(justUnder))
+	}
+	atLimit := justUnder[:len(justUnder)-4] + `x"}]}`
+	for _, tc := range []struct {
+		name, method, path, body string
+		code                     int
+		msg                      string
+	}{
+		{"just under the limit", "POST", streamPath, justUnder, 202, ""},
+		{"at the limit", "POST", streamPath, atLimit, 400, "smaller than 1000 bytes"},
+		{"too large", "POST", streamPath, big, 400, "payload too large"},
+		{"not json", "POST", streamPath, `nope`, 400, `"data" array`},
+		{"array body", "POST", streamPath, `[{"a":1}]`, 400, `"data" array`},
+		{"data not array", "POST", streamPath, `{"data":{"a":1}}`, 400, `"data" array`},
+		{"no data", "POST", streamPath, `{"records":[]}`, 400, `"data" array`},
+		{"empty data", "POST", streamPath, `{"data":[]}`, 400, "no records"},
+		{"record not object", "POST", streamPath, `{"data":[1]}`, 400, "record 0: not a JSON object"},
+		{"nested value", "POST", streamPath, `{"data":[{"a":{"b":1}}]}`, 400, "nested"},
+		{"bad field name", "POST", streamPath, `{"data":[{"a b":1}]}`, 400, "invalid field name"},
+		{"bad object name", "POST", "/api/v1/ingest/sources/S/bad-name", `{"data":[{"a":1}]}`, 400, "invalid object name"},
+		{"trailing data", "POST", streamPath, `{"data":[{"a":1}]} x`, 400, "after the top-level"},
+		{"delete no ids", "DELETE", streamPath, ``, 400, "no ids"},
+		{"delete too many", "DELETE", streamPath + "?ids=1,2,3,4", ``, 400, "too many ids: 4, at most 3"},
+		{"delete bad body", "DELETE", streamPath, `{"ids":"x"}`, 400, `{"ids":[...]}`},
+		{"delete max ids", "DELETE", streamPath + "?ids=1,2&ids=3", ``, 202, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do(tc.method, tc.path, tok, tc.body, "application/json")
+			mustStatus(t, r, tc.code)
+			if tc.msg != "" && !strings.Contains(r.message(t), tc.msg) {
+				t.Fatalf("message %q, want %q", r.message(t), tc.msg)
+			}
+		})
+	}
+}
+
+func TestStreamingValidation(t *testing.T) {
+	e := newEnv(t, Options{})
+	tok := e.tenantToken()
+	r := e.do("POST", streamPath+"/actions/test", tok, `{"data":[{"maid":1,"name":"a"}]}`, "")
+	mustStatus(t, r, 200)
+	if string(r.raw) != `{"accepted":true}` {
+		t.Fatalf("body %s", r.raw)
+	}
+	if recs := e.s.Records("Event_API", "runner_profiles"); recs != nil {
+		t.Fatalf("validation stored records: %v", recs)
+	}
+	r = e.do("POST", streamPath+"/actions/test", tok, `{"data":[{"maid":1},{"bad name":2},{"x":[1]}]}`, "")
+	mustStatus(t, r, 400)
+	body := r.json(t)
+	report, _ := body["validationReport"].([]any)
+	if body["accepted"] != false || len(report) != 2 || body["timestamp"] == nil {
+		t.Fatalf("report %s", r.raw)
+	}
+	if idx := report[0].(map[string]any)["recordIndex"]; idx != float64(1) {
+		t.Errorf("first failed record index %v, want 1", idx)
+	}
+	mustStatus(t, e.do("POST", streamPath+"/actions/test", tok, `{}`, ""), 400)
+}
+
+func TestTenantAuth(t *testing.T) {
+	e := newEnv(t, Options{TokenTTL: 10 * 60e9})
+	tok := e.tenantToken()
+	core := e.coreToken()
+	for _, tc := range []struct {
+		name, header, detail string
+	}{
+		{"missing", "", "Missing"},
+		{"unknown", "Bearer nope", "Invalid JWT"},
+		{"core token", "Bearer " + core, "Invalid JWT"},
+		{"basic", "Basic abc", "Missing"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := e.do("GET", "/api/v1/metadata", "", nil, "")
+			if tc.header != "" {
+				r = e.doHeader("GET", "/api/v1/metadata", tc.header)
+			}
+			mustStatus(t, r, 401)
+			b := r.json(t)
+			d, _ := b["details"].(map[string]any)
+			if b["error"] != "Unauthorized" || b["message"] != "Authorization header verification failed" || !strings.Contains(fmt.Sprint(d["status"]), tc.detail) {
+				t.Fatalf("body %s", r.raw)
+			}
+		})
+	}
+	mustStatus(t, e.do("GET", "/api/v1/metadata", tok, nil, ""), 200)
+	r := e.do("GET", "/api/v1/nope", tok, nil, "")
+	mustStatus(t, r, 404)
+	if b := r.json(t); b["error"] != "Not Found" || b["timestamp"] == nil {
+		t.Fatalf("404 body %s", r.raw)
+	}
+	e.s.Revoke(tok)
+	mustStatus(t, e.do("GET", "/api/v1/metadata", tok, nil, ""), 401)
+	tok2 := e.tenantToken()
+	e.clock.Advance(11 * 60e9)
+	r = e.do("GET", "/api/v1/metadata", tok2, nil, "")
+	mustStatus(t, r, 401)
+	if !strings.Contains(string(r.raw), "expired") {
+		t.Fatalf("expired body %s", r.raw)
+	}
+	if len(e.s.TenantTokens()) != 0 {
+		t.Fatal("expired tokens still listed as valid")
+	}
+	tok3 := e.tenantToken()
+	e.s.RevokeAll()
+	mustStatus(t, e.do("GET", "/api/v1/metadata", tok3, nil, ""), 401)
+}
