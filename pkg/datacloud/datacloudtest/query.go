@@ -66,7 +66,7 @@ func dcType(decl string, sample any) string {
 		return typeDecimal
 	case typeBoolean:
 		return typeBoolean
-	case typeTimestamp:
+	case typeTimestamp, timestampDecl:
 		return typeTimestamp
 	case "INTEGER", "INT", typeBigint:
 		return typeBigint
@@ -125,7 +125,7 @@ func (s *Server) runQueryLocked(query string) ([]qcol, [][]any, error) {
 		}
 		cols[i] = qcol{name: t.Name(), typ: dcType(t.DatabaseTypeName(), sample)}
 		for _, r := range out {
-			r[i] = readValue(r[i], cols[i].typ)
+			r[i] = queryValue(readValue(r[i], cols[i].typ), cols[i].typ)
 		}
 	}
 	return cols, out, nil
@@ -273,4 +273,14 @@ func (s *Server) nextBatchLocked(c *cursor, start time.Time) queryBody {
 		body.NextBatchID, body.Done = id, false
 	}
 	return body
+}
+
+// queryValue formats timestamps as the query API does: 2021-02-28T00:00:00.000+00:00.
+func queryValue(v any, typ string) any {
+	if str, ok := v.(string); ok && typ == typeTimestamp {
+		if t, err := time.Parse(time.RFC3339Nano, str); err == nil {
+			return t.UTC().Format("2006-01-02T15:04:05.000+00:00")
+		}
+	}
+	return v
 }

@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQL engine behind queries
 )
@@ -63,6 +62,17 @@ func openStore() (*sql.DB, error) {
 	db.SetConnMaxLifetime(0)
 	db.SetConnMaxIdleTime(0)
 	return db, db.Ping()
+}
+
+// timestampDecl declares timestamp columns: text affinity, and not a type name the driver
+// parses into time.Time (ingested text must come back as sent).
+const timestampDecl = "VARCHAR_TIMESTAMP"
+
+func ddlType(typ string) string {
+	if typ == typeTimestamp {
+		return timestampDecl
+	}
+	return typ
 }
 
 func quoteIdent(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`) + `"` }
@@ -141,8 +151,6 @@ func readValue(v any, typ string) any {
 		if typ == typeBoolean {
 			return x != 0
 		}
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
 	}
 	return v
 }
@@ -185,7 +193,7 @@ func (s *Server) ensureObjectLocked(source, name string, records [][]field) (*ob
 		}
 		defs := make([]string, len(add))
 		for i, c := range add {
-			defs[i] = quoteIdent(c.name) + " " + c.typ
+			defs[i] = quoteIdent(c.name) + " " + ddlType(c.typ)
 		}
 		if _, err := s.db.Exec("CREATE TABLE " + quoteIdent(name) + " (" + strings.Join(defs, ", ") + ")"); err != nil {
 			return nil, fmt.Errorf("create table %s: %w", name, err)
@@ -194,7 +202,7 @@ func (s *Server) ensureObjectLocked(source, name string, records [][]field) (*ob
 		s.objects[strings.ToLower(name)] = o
 	} else {
 		for _, c := range add {
-			if _, err := s.db.Exec("ALTER TABLE " + quoteIdent(o.name) + " ADD COLUMN " + quoteIdent(c.name) + " " + c.typ); err != nil {
+			if _, err := s.db.Exec("ALTER TABLE " + quoteIdent(o.name) + " ADD COLUMN " + quoteIdent(c.name) + " " + ddlType(c.typ)); err != nil {
 				return nil, fmt.Errorf("add column %s.%s: %w", name, c.name, err)
 			}
 			o.cols = append(o.cols, c)
