@@ -2,6 +2,7 @@ package datacloud
 
 import (
 	"context"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -38,7 +39,7 @@ func (b ExponentialBackoff) Backoff(attempt int, err error) (time.Duration, bool
 		return 0, false
 	}
 	d := b.Base
-	for i := 1; i < attempt && (b.Cap <= 0 || d < b.Cap); i++ {
+	for i := 1; i < attempt && (b.Cap <= 0 || d < b.Cap) && d < math.MaxInt64/2; i++ {
 		d *= 2
 	}
 	if b.Cap > 0 && d > b.Cap {
