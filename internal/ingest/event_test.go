@@ -12,10 +12,12 @@ func s3Notification(records ...string) string {
 	return `{"Records":[` + strings.Join(records, ",") + `]}`
 }
 
-func s3Rec(name, bucket, key, etag string) string {
+func s3Rec(name, bucket, key, etag string) string { return s3RecV(name, bucket, key, etag, "v1") }
+
+func s3RecV(name, bucket, key, etag, version string) string {
 	return fmt.Sprintf(`{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1","eventTime":"2026-01-01T00:00:00.000Z",
 "eventName":%q,"s3":{"s3SchemaVersion":"1.0","bucket":{"name":%q,"arn":"arn:aws:s3:::%s"},
-"object":{"key":%q,"size":12,"eTag":%q,"versionId":"v1","sequencer":"00"}}}`, name, bucket, bucket, key, etag)
+"object":{"key":%q,"size":12,"eTag":%q,"versionId":%q,"sequencer":"00"}}}`, name, bucket, bucket, key, etag, version)
 }
 
 func sqsRec(id, body string) string {

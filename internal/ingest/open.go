@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -38,7 +39,7 @@ func (in *Ingester) open(ctx context.Context, it *item) (*body, error) {
 	s, err := in.reader.Open(ctx, it.obj, s3object.Whole)
 	if err != nil {
 		if s3object.IsPreconditionFailed(err) || s3object.IsNotFound(err) {
-			return nil, errReplaced
+			return nil, fmt.Errorf("%w: %w", errReplaced, err)
 		}
 		return nil, err
 	}

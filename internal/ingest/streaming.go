@@ -15,7 +15,7 @@ import (
 func (in *Ingester) runStreaming(work, cleanup context.Context, it *item) {
 	b, err := in.open(work, it)
 	if errors.Is(err, errReplaced) {
-		in.skip(cleanup, it, errReplaced.Error())
+		in.skip(cleanup, it, err.Error())
 		return
 	}
 	if err != nil {
