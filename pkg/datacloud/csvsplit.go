@@ -116,7 +116,7 @@ func NewCSVSplitter(r io.Reader, maxPartBytes int, opts ...SplitOption) (*CSVSpl
 		r:        r,
 		maxPart:  maxPartBytes,
 		noHeader: cfg.noHeader,
-		buf:      make([]byte, 0, min(maxPartBytes, csvMinBuffer)),
+		buf:      make([]byte, 0, min(maxPartBytes+1, csvMinBuffer)+len(utf8BOM)),
 		baseLine: 1,
 	}
 	if err := s.start(); err != nil {
@@ -136,6 +136,11 @@ func (s *CSVSplitter) start() error {
 	if bytes.HasPrefix(s.buf, utf8BOM) {
 		s.buf = s.buf[:copy(s.buf, s.buf[len(utf8BOM):])]
 	}
+	for len(s.buf) == 0 && !s.eof {
+		if err := s.fill(); err != nil {
+			return err
+		}
+	}
 	if len(s.buf) == 0 && s.eof {
 		return &CSVError{Line: 1, Column: 1, Msg: "empty file"}
 	}
@@ -154,6 +159,9 @@ func (s *CSVSplitter) start() error {
 			if blank {
 				return &CSVError{Line: 1, Column: 1, Msg: "header row is blank"}
 			}
+			if end > s.maxPart {
+				return s.headerTooLarge()
+			}
 			if err := s.checkUTF8(end); err != nil {
 				return err
 			}
@@ -163,16 +171,20 @@ func (s *CSVSplitter) start() error {
 			s.baseLine = 1 + bytes.Count(s.header, []byte{'\n'})
 			return nil
 		}
-		if len(s.buf) == s.maxPart {
-			if err := s.checkUTF8(len(s.buf)); err != nil {
-				return err
-			}
-			return &CSVError{Line: 1, Column: 1, Msg: fmt.Sprintf("header row is larger than the part size of %d bytes", s.maxPart)}
+		if len(s.buf) > s.maxPart {
+			return s.headerTooLarge()
 		}
 		if err := s.fill(); err != nil {
 			return err
 		}
 	}
+}
+
+func (s *CSVSplitter) headerTooLarge() error {
+	if err := s.checkUTF8(len(s.buf)); err != nil {
+		return err
+	}
+	return &CSVError{Line: 1, Column: 1, Msg: fmt.Sprintf("header row is larger than the part size of %d bytes", s.maxPart)}
 }
 
 // Header returns the header row as it starts every part, line ending included and BOM
@@ -214,15 +226,23 @@ func (s *CSVSplitter) next() ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if !more {
-			if end >= 0 { // a record (or blank line) completed
-				s.committed, s.recStart, s.pos, s.state = end, end, end, csvFieldStart
-				if !blank {
-					s.partRecords++
-				}
-				continue
+		switch {
+		case !more && end > s.maxPart:
+			// A complete record (or blank line) that does not fit in this part: rescan it once
+			// it has moved behind the header.
+			s.pos, s.state = s.recStart, csvFieldStart
+			if blank && s.partRecords == 0 {
+				s.committed = end // nothing to travel with: drop it with the blank lines before it
 			}
-			// end of input with no pending record
+			if part, err := s.full(); part != nil || err != nil {
+				return part, err
+			}
+		case !more && end >= 0:
+			s.committed, s.recStart, s.pos, s.state = end, end, end, csvFieldStart
+			if !blank {
+				s.partRecords++
+			}
+		case !more: // end of input, no record pending
 			s.done = true
 			if s.partRecords == 0 {
 				return nil, io.EOF
@@ -231,24 +251,22 @@ func (s *CSVSplitter) next() ([]byte, error) {
 				return nil, err
 			}
 			return s.emit(), nil
-		}
-		if len(s.buf) == s.maxPart {
-			part, err := s.full()
-			if part != nil || err != nil {
+		case len(s.buf) > s.maxPart:
+			if part, err := s.full(); part != nil || err != nil {
 				return part, err
 			}
-			continue
-		}
-		if err := s.fill(); err != nil {
-			return nil, err
-		}
-		if err := s.checkUTF8(s.committed); err != nil {
-			return nil, err
+		default:
+			if err := s.fill(); err != nil {
+				return nil, err
+			}
+			if err := s.checkUTF8(s.committed); err != nil {
+				return nil, err
+			}
 		}
 	}
 }
 
-// full handles a full buffer with an incomplete record: it returns the current part, makes
+// full handles a full buffer with a record that does not fit: it returns the current part, makes
 // room by dropping blank lines that have no record to travel with, or reports a record too large.
 func (s *CSVSplitter) full() ([]byte, error) {
 	if s.partRecords > 0 {
@@ -280,7 +298,9 @@ func (s *CSVSplitter) emit() []byte {
 	return s.buf[:s.committed]
 }
 
-// shiftDown moves buf[from:] to just behind the header, adjusting the scan positions.
+// shiftDown moves buf[from:] to just behind the header, adjusting the scan positions. The
+// buffer has one byte more than maxPart: reading it tells a record that ends exactly at the
+// part size from one that continues.
 func (s *CSVSplitter) shiftDown(from int) {
 	d := from - s.hdrLen
 	if d == 0 {
@@ -290,8 +310,9 @@ func (s *CSVSplitter) shiftDown(from int) {
 	s.buf = s.buf[:s.hdrLen+n]
 	s.committed = s.hdrLen
 	s.validated = max(s.validated-d, s.hdrLen)
-	s.recStart -= d
-	s.pos -= d
+	// Dropped blank lines may include the position being rescanned.
+	s.recStart = max(s.recStart-d, s.hdrLen)
+	s.pos = max(s.pos-d, s.hdrLen)
 	s.quoteStart -= d
 }
 
@@ -301,7 +322,7 @@ func (s *CSVSplitter) fill() error {
 		return nil
 	}
 	if len(s.buf) == cap(s.buf) {
-		nb := make([]byte, len(s.buf), min(2*cap(s.buf), s.maxPart))
+		nb := make([]byte, len(s.buf), max(min(2*cap(s.buf), s.maxPart+1), len(s.buf)+1))
 		copy(nb, s.buf)
 		s.buf = nb
 	}
