@@ -111,6 +111,7 @@ func (s *Server) applyFault(w *statusRecorder, r *http.Request) bool {
 			io.CopyN(io.Discard, r.Body, f.ResetAfterBytes) //nolint:errcheck // a short body is fine
 		}
 		w.reset = true
+		w.logRequest()
 		conn, _, err := http.NewResponseController(w).Hijack()
 		if err != nil {
 			panic(http.ErrAbortHandler) // no hijacking (HTTP/2, recorder): abort the stream instead

@@ -162,13 +162,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
 	body := &countingBody{rc: r.Body}
 	r.Body = body
-	defer func() {
+	logged := false
+	rec.logRequest = func() {
+		if logged {
+			return
+		}
+		logged = true
 		s.mu.Lock()
 		s.reqs = append(s.reqs, RequestLog{
 			Method: r.Method, Path: r.URL.Path, Status: rec.status(), BodyBytes: body.n,
 		})
 		s.mu.Unlock()
-	}()
+	}
+	defer rec.logRequest()
 	if s.applyFault(rec, r) {
 		return
 	}
@@ -222,6 +228,8 @@ type statusRecorder struct {
 	http.ResponseWriter
 	code  int
 	reset bool // a fault closed the connection: logged as status 0
+	// logRequest records the request once; a reset logs before closing the connection.
+	logRequest func()
 }
 
 func (r *statusRecorder) WriteHeader(code int) {
