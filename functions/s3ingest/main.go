@@ -1,0 +1,66 @@
+// Command s3ingest is the Lambda function that feeds files landed in S3 into Data Cloud
+// (contract §4). Its behaviour lives in internal/ingest; main only reads the environment,
+// builds the clients once per container and starts the runtime.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dcbridge/datacloud-lambda/internal/awsenv"
+	"github.com/dcbridge/datacloud-lambda/internal/ingest"
+	"github.com/dcbridge/datacloud-lambda/internal/obs"
+	"github.com/dcbridge/datacloud-lambda/internal/tokenstore"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
+)
+
+func main() {
+	h, err := setup(context.Background(), awsenv.OS())
+	if err != nil {
+		// One line naming what is wrong, then a failed init (contract §1).
+		obs.NewLogger(os.Stdout, slog.LevelInfo).Error("s3ingest init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func setup(ctx context.Context, env awsenv.Env) (*ingest.Handler, error) {
+	level, err := env.LogLevel()
+	if err != nil {
+		return nil, err
+	}
+	tcfg, err := tokenstore.ConfigFromEnv(env, false)
+	if err != nil {
+		return nil, err
+	}
+	icfg, err := ingest.ConfigFromEnv(env)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log := obs.NewLogger(os.Stdout, level)
+	metrics := obs.NewMetrics("s3ingest")
+	store, refresher := tcfg.Build(secretsmanager.NewFromConfig(awsCfg), nil)
+	tokens := tokenstore.NewSecretTokenSource(store, refresher, tokenstore.WithLogger(log), tokenstore.WithMetrics(metrics))
+	client, err := datacloud.NewClient(tokens,
+		datacloud.WithAllowedHosts(tcfg.AllowedHosts),
+		datacloud.WithRetryPolicy(ingest.CountRetries(datacloud.DefaultRetryPolicy(), metrics)),
+		datacloud.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	in, err := ingest.New(icfg, s3.NewFromConfig(awsCfg, awsenv.S3Options), client,
+		ingest.WithLogger(log), ingest.WithMetrics(metrics))
+	if err != nil {
+		return nil, err
+	}
+	return &ingest.Handler{Ingester: in, Log: log, MetricsOut: os.Stdout}, nil
+}
