@@ -2,11 +2,15 @@ package datacloud
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode/utf8"
 )
 
 // readAllRecords reads records until EOF or an error and returns copies.
@@ -254,4 +258,179 @@ func TestRecordReaderLargeInputSpansBuffers(t *testing.T) {
 	if _, err := rr.Next(); err != io.EOF {
 		t.Fatalf("after %d records: err = %v, want EOF", n, err)
 	}
+}
+
+// oracleJSON is what encoding/json says the records of body are. strict reports whether the
+// reader must accept body (a plain array of objects, or JSONL of objects, all valid UTF-8);
+// ok reports whether it may (the {"data":[...]} form is only checked one way, since
+// encoding/json tolerates duplicate keys the reader rejects).
+func oracleJSON(body []byte, format RecordFormat) (want []string, ok, strict bool) {
+	compactObject := func(raw []byte) (string, bool) {
+		var b bytes.Buffer
+		if json.Compact(&b, raw) != nil || !utf8.Valid(raw) || b.Len() == 0 || b.Bytes()[0] != '{' {
+			return "", false
+		}
+		return b.String(), true
+	}
+	if format == FormatJSONLines {
+		for _, line := range bytes.Split(body, []byte("\n")) {
+			line = bytes.Trim(line, " \t\r\n")
+			if len(line) == 0 {
+				continue
+			}
+			rec, good := compactObject(line)
+			if !good {
+				return nil, false, false
+			}
+			want = append(want, rec)
+		}
+		return want, true, true
+	}
+	trimmed := bytes.Trim(body, " \t\r\n")
+	if len(trimmed) == 0 {
+		return nil, true, true
+	}
+	var arr []json.RawMessage
+	switch trimmed[0] {
+	case '[':
+		if json.Unmarshal(body, &arr) != nil {
+			return nil, false, false
+		}
+		strict = true
+	case '{':
+		var m map[string]json.RawMessage
+		if json.Unmarshal(body, &m) != nil || len(m) != 1 || m["data"] == nil || json.Unmarshal(m["data"], &arr) != nil || arr == nil {
+			return nil, false, false
+		}
+	default:
+		return nil, false, false
+	}
+	for _, raw := range arr {
+		rec, good := compactObject(raw)
+		if !good {
+			return nil, false, false
+		}
+		want = append(want, rec)
+	}
+	return want, true, strict
+}
+
+// readRecords reads all records of data in chunks of n bytes.
+func readRecords(data []byte, format RecordFormat, n int) ([]string, error) {
+	rr := NewRecordReader(&chunkReader{bytes.NewReader(data), n}, format)
+	var recs []string
+	for range len(data) + 1 {
+		rec, err := rr.Next()
+		if err != nil {
+			if err == io.EOF {
+				err = nil
+			}
+			return recs, err
+		}
+		if !json.Valid(rec) || !utf8.Valid(rec) {
+			return recs, fmt.Errorf("invalid record %q", rec)
+		}
+		recs = append(recs, string(rec))
+	}
+	return recs, errors.New("no EOF")
+}
+
+// generatedRecords turns fuzz bytes into JSON objects and writes them as JSONL (LF and CRLF,
+// some blank lines) and as a pretty-printed array.
+func generatedRecords(data []byte) (recs []string, jsonl, array []byte) {
+	array = append(array, "[\n"...)
+	for i, piece := range bytes.Split(data, []byte{'|'}) {
+		v, _ := json.Marshal(string(piece))
+		rec := fmt.Sprintf(`{"i":%d,"v":%s}`, i, v)
+		recs = append(recs, rec)
+		if i > 0 {
+			array = append(array, ",\n"...)
+		}
+		array = append(array, fmt.Sprintf("  { \"i\" : %d,\n    \"v\": %s }", i, v)...)
+		if len(piece)%3 == 0 {
+			jsonl = append(jsonl, "\r\n"...)
+		}
+		jsonl = append(jsonl, rec...)
+		jsonl = append(jsonl, []string{"\n", "\r\n"}[i%2]...)
+	}
+	array = append(array, "\n]\n"...)
+	return recs, jsonl, array
+}
+
+func FuzzRecordReader(f *testing.F) {
+	for i, s := range []string{
+		`[{"a":1},{"b":[1,2,{"c":"]}"}]}]`,
+		`{"data":[{"id":"1"}]}`,
+		"{\"a\":1}\r\n\n{\"a\":2}",
+		"[\n{\"a\":\"\xff\"}]",
+		`[{"a":1},]`,
+		`[{"a":1}] x`,
+		"",
+		"a|b|c|\xff|\"|\\",
+	} {
+		f.Add([]byte(s), uint16(20+i*13), uint8(i))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, limit uint16, chunk uint8) {
+		body := bytes.TrimPrefix(data, utf8BOM)
+		for _, format := range []RecordFormat{FormatJSON, FormatJSONLines} {
+			got, err := readRecords(data, format, int(chunk)+1)
+			want, ok, strict := oracleJSON(body, format)
+			if err != nil {
+				var re *RecordError
+				if !errors.As(err, &re) || re.Line < 1 || re.Column < 1 {
+					t.Fatalf("format %d: error %v is not a *RecordError with a position", format, err)
+				}
+				if strict {
+					t.Fatalf("format %d: valid input %q rejected: %v", format, data, err)
+				}
+				continue
+			}
+			if !ok {
+				t.Fatalf("format %d: invalid input %q accepted as %q", format, data, got)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("format %d: records %q, want %q", format, got, want)
+			}
+		}
+
+		recs, jsonl, array := generatedRecords(data)
+		for _, in := range []struct {
+			format RecordFormat
+			data   []byte
+		}{{FormatJSONLines, jsonl}, {FormatJSON, array}} {
+			got, err := readRecords(in.data, in.format, int(chunk)+1)
+			if err != nil || !slices.Equal(got, recs) {
+				t.Fatalf("format %d: %q read as %q, %v; want %q", in.format, in.data, got, err, recs)
+			}
+		}
+
+		lim := int(limit)%2048 + 1
+		p := NewPacker(lim)
+		var bodies, packed []string
+		for _, rec := range recs {
+			body, err := p.Add(json.RawMessage(rec))
+			if packEnvelope+len(rec) >= lim {
+				var tl *RecordTooLargeError
+				if !errors.As(err, &tl) {
+					t.Fatalf("record of %d bytes with limit %d: err = %v, want *RecordTooLargeError", len(rec), lim, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Fatalf("record of %d bytes with limit %d: %v", len(rec), lim, err)
+			}
+			if body != nil {
+				// As full as possible: the record that started a new body did not fit.
+				if len(body)+1+len(rec) < lim {
+					t.Fatalf("body of %d bytes closed although a %d-byte record fit under %d", len(body), len(rec), lim)
+				}
+				bodies = append(bodies, string(body))
+			}
+			packed = append(packed, rec)
+		}
+		if body := p.Flush(); body != nil {
+			bodies = append(bodies, string(body))
+		}
+		checkBodies(t, lim, bodies, packed)
+	})
 }
