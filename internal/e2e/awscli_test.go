@@ -18,6 +18,13 @@ import (
 // REQUIRE_MOTO=1, where CI guarantees it).
 func (w *world) awsCLI(args ...string) []byte {
 	w.t.Helper()
+	return w.runCLI(true, args...)
+}
+
+// runCLI runs the aws CLI; record=false keeps stdout out of the transcript, for reads of
+// the secrets themselves (which hold tokens by design).
+func (w *world) runCLI(record bool, args ...string) []byte {
+	w.t.Helper()
 	bin, err := exec.LookPath("aws")
 	if err != nil {
 		if os.Getenv("REQUIRE_MOTO") == "1" {
@@ -32,7 +39,11 @@ func (w *world) awsCLI(args ...string) []byte {
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
-	transcript.record("aws "+strings.Join(args, " "), append(out, stderr.String()...))
+	if record {
+		transcript.record("aws "+strings.Join(args, " "), append(out, stderr.String()...))
+	} else {
+		transcript.record("aws "+strings.Join(args, " ")+" (stdout not recorded: it is the secret)", []byte(stderr.String()))
+	}
 	if err != nil {
 		w.t.Fatalf("aws %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
@@ -59,7 +70,7 @@ func (w *world) cliTags(key string) map[string]string {
 func (w *world) cliSecret(id string) string {
 	w.t.Helper()
 	var out struct{ SecretString string }
-	if err := json.Unmarshal(w.awsCLI("secretsmanager", "get-secret-value", "--secret-id", id), &out); err != nil {
+	if err := json.Unmarshal(w.runCLI(false, "secretsmanager", "get-secret-value", "--secret-id", id), &out); err != nil {
 		w.t.Fatal(err)
 	}
 	return out.SecretString

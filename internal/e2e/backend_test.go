@@ -42,6 +42,7 @@ type backendKind struct {
 // backendKinds lists every backend the suite runs against. Adding one is one line here.
 var backendKinds = []backendKind{
 	{name: "moto", require: "REQUIRE_MOTO", start: startMoto},
+	{name: "embedded", require: "", start: startEmbedded},
 }
 
 func startMoto(ctx context.Context) ([]string, string, func(), string, error) {

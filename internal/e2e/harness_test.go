@@ -80,8 +80,7 @@ func (w *world) credentials(loginURL string) string {
 		"username":    username,
 		"private_key": w.Key.PKCS8PEM,
 		"login_url":   loginURL,
-		// The emulator's origin is the login host, so the audience is set explicitly.
-		"audience": loginURL,
+		// No audience: the default (https://login.salesforce.com) applies.
 	})
 	return string(b)
 }

@@ -114,6 +114,10 @@ func checkLeaks(w io.Writer) bool {
 	secrets := allSecrets()
 	text := transcript.String()
 	leaks := findLeaks(text, secrets)
+	// E2E_TRANSCRIPT=file keeps the transcript for a look after a failed check.
+	if path := os.Getenv("E2E_TRANSCRIPT"); path != "" {
+		_ = os.WriteFile(path, []byte(text), 0o600)
+	}
 	for _, l := range leaks {
 		fmt.Fprintln(w, "e2e: secret leak:", l)
 	}
