@@ -4,11 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dcbridge/datacloud-lambda/internal/s3object"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
@@ -121,6 +125,7 @@ func TestThrottlingAndServerErrorsAreRetried(t *testing.T) {
 	}
 	f.assertTags(a, "ingested", "3")
 	f.assertTags(j, "ingested", "2")
+	f.assertUnchanged(a, j)
 }
 
 func TestTokenRevokedMidJobRefreshesOnce(t *testing.T) {
@@ -154,6 +159,7 @@ func TestTokenRevokedMidJobRefreshesOnce(t *testing.T) {
 			t.Fatal("a token appears in the logs")
 		}
 	}
+	f.assertUnchanged(big)
 }
 
 func TestDeadlineAbortsJobAndNextDeliverySucceeds(t *testing.T) {
@@ -241,4 +247,64 @@ func TestTestEventAndUnknownEvents(t *testing.T) {
 	if !errors.As(err, &ee) {
 		t.Fatalf("err = %v", err)
 	}
+}
+
+// cuttingS3 passes GetObject to moto_server and cuts the body of the landed files after a
+// few bytes the first `cuts` times, the way a reset connection does.
+type cuttingS3 struct {
+	s3object.GetObjectAPI
+	mu   sync.Mutex
+	cuts int
+}
+
+func (c *cuttingS3) GetObject(ctx context.Context, in *s3.GetObjectInput, opt ...func(*s3.Options)) (*s3.GetObjectOutput, error) {
+	out, err := c.GetObjectAPI.GetObject(ctx, in, opt...)
+	if err != nil || !strings.HasPrefix(aws.ToString(in.Key), "ingest/") {
+		return out, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cuts > 0 {
+		c.cuts--
+		out.Body = &cutAfter{rc: out.Body, left: 100}
+	}
+	return out, nil
+}
+
+type cutAfter struct {
+	rc   io.ReadCloser
+	left int
+}
+
+func (c *cutAfter) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errors.New("read: connection reset by peer")
+	}
+	p = p[:min(len(p), c.left)]
+	n, err := c.rc.Read(p)
+	c.left -= n
+	return n, err
+}
+
+func (c *cutAfter) Close() error { return c.rc.Close() }
+
+func TestBrokenS3BodyResumesWithoutStartingOver(t *testing.T) {
+	f := newFixture(t, withConfig(func(c *Config) { c.BulkPartBytes = 300 }))
+	cut := &cuttingS3{GetObjectAPI: f.s3, cuts: 3}
+	f.in.reader = s3object.NewReader(cut, s3object.WithResumes(5, time.Millisecond, 2*time.Millisecond))
+	big := f.put("ingest/crm/Contact/big.csv.gz", gz(t, []byte(csvHeader+csvRecords(1, 200))))
+	if int64(len(big.body)) < 400 {
+		t.Fatalf("test file too small to be cut 3 times: %d bytes", len(big.body))
+	}
+	if _, err := f.invoke(s3Event(big)); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.dc.Records("crm", "Contact")); n != 200 {
+		t.Errorf("%d records, want 200", n)
+	}
+	if !strings.Contains(f.metrics.String(), `"Retries":3`) {
+		t.Errorf("metrics %s, want 3 retries", f.metrics.String())
+	}
+	f.assertTags(big, "ingested", "200")
+	f.assertUnchanged(big)
 }

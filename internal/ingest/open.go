@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/dcbridge/datacloud-lambda/internal/obs"
 	"github.com/dcbridge/datacloud-lambda/internal/s3object"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
@@ -21,14 +22,23 @@ var errReplaced = errors.New("object was replaced or deleted since the event")
 // byte already known to exist.
 type body struct {
 	*bufio.Reader
-	stream *s3object.Stream
-	gz     *gzip.Reader
+	stream  *s3object.Stream
+	gz      *gzip.Reader
+	metrics *obs.Metrics
+	closed  bool
 }
 
-// Close releases the S3 body.
+// Close releases the S3 body and counts its resumes as retries.
 func (b *body) Close() error {
+	if b.closed {
+		return nil
+	}
+	b.closed = true
 	if b.gz != nil {
 		b.gz.Close()
+	}
+	if n := b.stream.Resumes(); n > 0 && b.metrics != nil {
+		b.metrics.Count(obs.Retries, int64(n))
 	}
 	return b.stream.Close()
 }
@@ -43,7 +53,7 @@ func (in *Ingester) open(ctx context.Context, it *item) (*body, error) {
 		}
 		return nil, err
 	}
-	b := &body{stream: s}
+	b := &body{stream: s, metrics: in.metrics}
 	var r io.Reader = &progressReader{r: s, it: it, in: in, ctx: ctx, every: in.cfg.ProgressBytes, next: in.cfg.ProgressBytes}
 	if it.res.Route.Gzip {
 		src := &trackingReader{r: r}

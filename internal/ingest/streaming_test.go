@@ -141,7 +141,7 @@ func TestEmptyAndHeaderOnlyFiles(t *testing.T) {
 		{name: "empty data", key: "ingest/s/o/d.json", body: []byte(`{"data": []}`), status: "ingested"},
 		{name: "whitespace jsonl", key: "ingest/s/o/w.jsonl", body: []byte("\n \n"), status: "ingested"},
 		{name: "corrupt gzip", key: "ingest/s/o/c.csv.gz", body: []byte("\x1f\x8bnot really gzip data"), status: "failed", errPart: "corrupt gzip"},
-		{name: "truncated gzip", key: "ingest/s/o/t.csv.gz", body: gz(t, []byte(csvHeader + csvRecords(1, 50)))[:200], status: "failed", errPart: "corrupt gzip"},
+		{name: "truncated gzip", key: "ingest/s/o/t.csv.gz", body: gz(t, []byte(csvHeader+csvRecords(1, 50)))[:200], status: "failed", errPart: "corrupt gzip"},
 		{name: "not gzip at all", key: "ingest/s/o/n.json.gz", body: []byte(`[{"id":1}]`), status: "failed", errPart: "corrupt gzip"},
 		{name: "invalid utf-8 csv", key: "ingest/s/o/u.csv", body: []byte("id,n\n1,\xff\xfe\n"), status: "failed", errPart: "UTF-8"},
 		{name: "malformed json", key: "ingest/s/o/m.json", body: []byte(`[{"id":1},{"id":]`), status: "failed", errPart: "json: line 1"},
