@@ -34,15 +34,12 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil {
-		var fe *functionError
-		if !errors.As(err, &fe) {
-			fmt.Fprintln(os.Stderr, "sam-local:", err)
-		}
+		fmt.Fprintln(os.Stderr, "sam-local:", err)
 		os.Exit(1)
 	}
 }
 
-// functionError is an invocation that ran but failed; its error document was already printed.
+// functionError is an invocation that ran but failed (its error document went to stdout).
 type functionError struct{ msg string }
 
 func (e *functionError) Error() string { return e.msg }
@@ -53,6 +50,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return errors.New("no command")
 	}
 	switch args[0] {
+	case "invoke":
+		return cmdInvoke(ctx, args[1:], stdin, stdout, stderr)
+	case "start-api":
+		return cmdStartAPI(ctx, args[1:], stdout, stderr)
+	case "up":
+		return cmdUp(ctx, args[1:], stdout, stderr)
 	case "generate-event":
 		return cmdGenerateEvent(args[1:], stdout)
 	case "-h", "--help", "help":
