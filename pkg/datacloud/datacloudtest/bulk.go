@@ -124,8 +124,17 @@ func (s *Server) lookupJob(w http.ResponseWriter, r *http.Request) *job {
 }
 
 func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, _ *token) {
-	limit := s.Options().MaxUploadBytes
-	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
+	opts := s.Options()
+	limit := opts.MaxUploadBytes
+	var data []byte
+	var size int64
+	var err error
+	if opts.DiscardIngestedData {
+		size, err = io.Copy(io.Discard, io.LimitReader(r.Body, limit+1))
+	} else {
+		data, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+		size = int64(len(data))
+	}
 	if err != nil {
 		s.springErrorf(w, http.StatusBadRequest, "reading body: %v", err)
 		return
@@ -135,19 +144,21 @@ func (s *Server) handleUpload(w http.ResponseWriter, r *http.Request, _ *token) 
 		return
 	}
 	state, uploads, maxUploads := j.State, j.Uploads, s.opts.MaxUploadsPerJob
-	if state == StateOpen && len(data) > 0 && int64(len(data)) <= limit && uploads < maxUploads {
-		j.data = append(j.data, data)
+	if state == StateOpen && size > 0 && size <= limit && uploads < maxUploads {
+		if data != nil {
+			j.data = append(j.data, data)
+		}
 		j.Uploads++
-		j.UploadedBytes += int64(len(data))
+		j.UploadedBytes += size
 		j.SystemModstamp = s.nowLocked()
 	}
 	s.mu.Unlock()
 	switch {
 	case state != StateOpen:
 		s.springErrorf(w, http.StatusConflict, "job is in state %s: uploads are accepted only while Open", state)
-	case len(data) == 0:
+	case size == 0:
 		s.springError(w, http.StatusBadRequest, "empty upload: the body must hold CSV data")
-	case int64(len(data)) > limit:
+	case size > limit:
 		s.springErrorf(w, http.StatusBadRequest, "upload too large: at most %d bytes per upload", limit)
 	case uploads >= maxUploads:
 		s.springErrorf(w, http.StatusBadRequest, "too many uploads: a job holds at most %d files", maxUploads)

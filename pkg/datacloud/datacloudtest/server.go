@@ -53,6 +53,10 @@ type Options struct {
 	// JobProcessingDelay is how long (on the clock) a closed job stays InProgress; 0 applies
 	// the data while closing.
 	JobProcessingDelay time.Duration
+	// DiscardIngestedData makes the emulator a sink for benchmarks of large files: bulk
+	// uploads are read, counted and size-checked but not kept (closed jobs complete with no
+	// data applied), and streaming bodies are parsed and validated but not stored.
+	DiscardIngestedData bool
 
 	Objects map[string]ObjectSpec // per object name
 }

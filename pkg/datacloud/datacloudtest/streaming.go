@@ -128,7 +128,9 @@ func (s *Server) handleStreamUpsert(w http.ResponseWriter, r *http.Request, _ *t
 	}
 	source, obj := r.PathValue("source"), r.PathValue("object")
 	s.mu.Lock()
-	err = s.upsertLocked(source, obj, records)
+	if !s.opts.DiscardIngestedData {
+		err = s.upsertLocked(source, obj, records)
+	}
 	s.mu.Unlock()
 	if err != nil {
 		s.springError(w, http.StatusBadRequest, err.Error())
