@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -157,18 +156,9 @@ type ListJobsOptions struct {
 // ListJobs lists jobs.
 func (c *Client) ListJobs(ctx context.Context, o ListJobsOptions) ([]Job, error) {
 	const op = "list jobs"
-	q := make(map[string][]string)
-	if o.Limit > 0 {
-		q["limit"] = []string{strconv.Itoa(o.Limit)}
-	}
-	if o.Offset > 0 {
-		q["offset"] = []string{strconv.Itoa(o.Offset)}
-	}
-	if o.OrderBy != "" {
-		q["orderBy"] = []string{o.OrderBy}
-	}
+	q := pageQuery(o.Limit, o.Offset, "orderBy", o.OrderBy)
 	if len(o.States) > 0 {
-		q["states"] = []string{strings.Join(o.States, ",")}
+		q.Set("states", strings.Join(o.States, ","))
 	}
 	body, _, err := c.do(ctx, call{op: op, method: http.MethodGet, path: jobsPath, query: q})
 	if err != nil {
@@ -285,20 +275,7 @@ func (b *BulkLoader) JobIDs() []string {
 
 // Close marks every open job UploadComplete. It tries them all and joins the errors.
 func (b *BulkLoader) Close(ctx context.Context) error {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var errs []error
-	for _, j := range b.jobs {
-		if j.state != JobOpen {
-			continue
-		}
-		if _, err := b.c.CloseJob(ctx, j.id); err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		j.state = JobUploadComplete
-	}
-	return errors.Join(errs...)
+	return b.moveOpenJobs(ctx, JobUploadComplete, b.c.CloseJob)
 }
 
 // Abort marks every job still open Aborted, best effort. It runs detached from ctx's
@@ -307,6 +284,12 @@ func (b *BulkLoader) Close(ctx context.Context) error {
 func (b *BulkLoader) Abort(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), abortTimeout)
 	defer cancel()
+	return b.moveOpenJobs(ctx, JobAborted, b.c.AbortJob)
+}
+
+// moveOpenJobs applies move to every job still open, records the new state of those that
+// moved and joins the errors of the others.
+func (b *BulkLoader) moveOpenJobs(ctx context.Context, state string, move func(context.Context, string) (*Job, error)) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var errs []error
@@ -314,11 +297,11 @@ func (b *BulkLoader) Abort(ctx context.Context) error {
 		if j.state != JobOpen {
 			continue
 		}
-		if _, err := b.c.AbortJob(ctx, j.id); err != nil {
+		if _, err := move(ctx, j.id); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		j.state = JobAborted
+		j.state = state
 	}
 	return errors.Join(errs...)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -347,4 +348,19 @@ func pathSeg(op, what, v string) (string, error) {
 		return "", fmt.Errorf("datacloud: %s: %s is empty", op, what)
 	}
 	return url.PathEscape(v), nil
+}
+
+// pageQuery builds the limit, offset and ordering parameters, leaving zero values out.
+func pageQuery(limit, offset int, orderKey, orderBy string) url.Values {
+	q := url.Values{}
+	if limit > 0 {
+		q.Set("limit", strconv.Itoa(limit))
+	}
+	if offset > 0 {
+		q.Set("offset", strconv.Itoa(offset))
+	}
+	if orderBy != "" {
+		q.Set(orderKey, orderBy)
+	}
+	return q
 }

@@ -8,7 +8,6 @@ import (
 	"iter"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 )
 
@@ -76,17 +75,8 @@ func (c *Client) NextBatch(ctx context.Context, nextBatchID string) (*QueryResul
 // QueryV1 runs sql with Query API V1 (synchronous, at most 49,999 rows; Done false means
 // re-query with Offset and OrderBy). Rows are converted to positional form.
 func (c *Client) QueryV1(ctx context.Context, sql string, o QueryV1Options) (*QueryResult, error) {
-	q := make(map[string][]string)
-	if o.Limit > 0 {
-		q["limit"] = []string{strconv.Itoa(o.Limit)}
-	}
-	if o.Offset > 0 {
-		q["offset"] = []string{strconv.Itoa(o.Offset)}
-	}
-	if o.OrderBy != "" {
-		q["orderby"] = []string{o.OrderBy}
-	}
-	return c.query(ctx, "query v1", "/api/v1/query", q, sql)
+	// V1 spells it "orderby" (JDBC driver, Postman collection).
+	return c.query(ctx, "query v1", "/api/v1/query", pageQuery(o.Limit, o.Offset, "orderby", o.OrderBy), sql)
 }
 
 func (c *Client) query(ctx context.Context, op, path string, q map[string][]string, sql string) (*QueryResult, error) {
