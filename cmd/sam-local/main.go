@@ -56,6 +56,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdStartAPI(ctx, args[1:], stdout, stderr)
 	case "up":
 		return cmdUp(ctx, args[1:], stdout, stderr)
+	case "demo":
+		return cmdDemo(ctx, args[1:], stdout, stderr)
 	case "generate-event":
 		return cmdGenerateEvent(args[1:], stdout)
 	case "-h", "--help", "help":
