@@ -74,6 +74,7 @@ func NewAuthenticator(creds Credentials, opts ...AuthOption) (*Authenticator, er
 	if a.hc == nil {
 		a.hc = http.DefaultClient
 	}
+	a.hc = guardRedirects(a.hc, a.hosts)
 	if err := a.hosts.Check(creds.LoginURL); err != nil {
 		return nil, err
 	}

@@ -83,6 +83,7 @@ func NewClient(ts TokenSource, opts ...Option) (*Client, error) {
 	if c.hc == nil {
 		c.hc = http.DefaultClient
 	}
+	c.hc = guardRedirects(c.hc, c.hosts)
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -116,6 +117,10 @@ type call struct {
 func (c *Client) do(ctx context.Context, cl call) ([]byte, int, error) {
 	reauthed := false
 	for attempt := 1; ; attempt++ {
+		if err := ctx.Err(); err != nil {
+			// Checked here so that a call cancelled before sending is never "outcome unknown".
+			return nil, 0, fmt.Errorf("datacloud: %s: %w", cl.op, err)
+		}
 		tok, err := c.ts.Token(ctx)
 		if err != nil {
 			return nil, 0, err

@@ -400,3 +400,63 @@ func TestClientRetriesRefusedConnectionsEvenForUploads(t *testing.T) {
 		t.Errorf("policy consulted %d times, want 3", len(pol.errs))
 	}
 }
+
+// TestRedirectsStayOnAllowedHosts: neither the tenant token (header) nor an assertion or
+// subject token (a replayed POST body) follows a redirect to a host off the list.
+func TestRedirectsStayOnAllowedHosts(t *testing.T) {
+	var foreignHits atomic.Int32
+	foreign := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		foreignHits.Add(1)
+		reply(200, `{"metadata":[]}`)(w, r)
+	}))
+	t.Cleanup(foreign.Close)
+	foreignURL := strings.Replace(foreign.URL, "127.0.0.1", "localhost", 1)
+	onlyIP, _ := ParseAllowedHosts("127.0.0.1")
+	redirect := func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, foreignURL+r.URL.Path, http.StatusTemporaryRedirect)
+	}
+
+	t.Run("tenant", func(t *testing.T) {
+		tn := setup(t, WithAllowedHosts(onlyIP))
+		tn.mux.HandleFunc("GET /api/v1/metadata", redirect)
+		_, err := tn.client.Metadata(context.Background(), MetadataOptions{})
+		var he *HostNotAllowedError
+		if !errors.As(err, &he) || IsRetryable(err) {
+			t.Fatalf("err = %v, want a final HostNotAllowedError", err)
+		}
+	})
+	t.Run("login", func(t *testing.T) {
+		f := newFakeSF(t)
+		f.login = redirect
+		_, err := f.auth(t, f.creds(t), WithAuthAllowedHosts(onlyIP), WithAuthRetry(fastRetry(3))).Token(context.Background())
+		var he *HostNotAllowedError
+		if !errors.As(err, &he) || f.loginCalls != 1 {
+			t.Fatalf("err = %v after %d login calls", err, f.loginCalls)
+		}
+	})
+	t.Run("same host is followed", func(t *testing.T) {
+		tn := setup(t)
+		tn.mux.HandleFunc("GET /api/v1/metadata", func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, "/api/v1/metadata/", http.StatusTemporaryRedirect)
+		})
+		tn.mux.HandleFunc("GET /api/v1/metadata/", reply(200, `{"metadata":[1]}`))
+		if md, err := tn.client.Metadata(context.Background(), MetadataOptions{}); err != nil || string(md) != `{"metadata":[1]}` {
+			t.Fatalf("%s %v", md, err)
+		}
+	})
+	if n := foreignHits.Load(); n != 0 {
+		t.Errorf("the foreign host received %d requests", n)
+	}
+}
+
+func TestClientDoesNotSendWhenCancelled(t *testing.T) {
+	tn := setup(t)
+	var calls atomic.Int32
+	tn.mux.HandleFunc("PUT /api/v1/ingest/jobs/j1/batches", func(w http.ResponseWriter, r *http.Request) { calls.Add(1) })
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	err := tn.client.UploadJobData(ctx, "j1", []byte("id\n1\n"))
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrOutcomeUnknown) || calls.Load() != 0 {
+		t.Fatalf("err = %v, calls = %d", err, calls.Load())
+	}
+}

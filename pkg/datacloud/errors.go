@@ -156,7 +156,8 @@ func IsUnauthorized(err error) bool {
 // connections. Errors wrapping ErrOutcomeUnknown are not retryable: repeating could
 // duplicate data.
 func IsRetryable(err error) bool {
-	if err == nil || errors.Is(err, ErrOutcomeUnknown) {
+	var he *HostNotAllowedError
+	if err == nil || errors.Is(err, ErrOutcomeUnknown) || errors.As(err, &he) {
 		return false
 	}
 	var ae *APIError

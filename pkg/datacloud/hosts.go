@@ -1,8 +1,10 @@
 package datacloud
 
 import (
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -113,4 +115,25 @@ func normalizeInstanceURL(s string) string {
 		s = "https://" + s
 	}
 	return strings.TrimRight(s, "/")
+}
+
+// guardRedirects returns a copy of hc whose redirects must stay on allowed hosts: Go's
+// client replays a POST body (an assertion, a subject token) on 307/308 and keeps the
+// Authorization header for subdomains, so a redirect is checked like any other URL.
+func guardRedirects(hc *http.Client, hosts AllowedHosts) *http.Client {
+	g := *hc
+	next := hc.CheckRedirect
+	g.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if err := hosts.Check(req.URL.String()); err != nil {
+			return err
+		}
+		if next != nil {
+			return next(req, via)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
+	return &g
 }

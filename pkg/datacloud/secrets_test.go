@@ -145,11 +145,14 @@ func TestShortTextAndTruncate(t *testing.T) {
 func TestClientOptions(t *testing.T) {
 	hc := &http.Client{Timeout: time.Second}
 	c, err := NewClient(StaticTokenSource(Token{}), WithHTTPClient(hc), WithLogger(nil))
-	if err != nil || c.hc != hc || c.log == nil {
+	if err != nil || c.hc.Timeout != time.Second || c.hc.CheckRedirect == nil || c.log == nil {
 		t.Fatalf("%v %v", c, err)
 	}
+	if hc.CheckRedirect != nil {
+		t.Error("the caller's HTTP client was modified")
+	}
 	c, _ = NewClient(StaticTokenSource(Token{}), WithHTTPClient(nil))
-	if c.hc != http.DefaultClient {
-		t.Error("nil HTTP client not replaced")
+	if c.hc.Transport != http.DefaultClient.Transport || http.DefaultClient.CheckRedirect != nil {
+		t.Error("nil HTTP client not replaced by a copy of the default")
 	}
 }
