@@ -158,4 +158,3 @@ func gz(t *testing.T, b []byte) []byte {
 	}
 	return buf.Bytes()
 }
-
