@@ -37,7 +37,11 @@
 //     {"timestamp","accepted":false,"validationReport":[{"recordIndex","errors":[...]}]}.
 //   - A bulk list limit outside 1..100 and a query v1 limit outside 1..49,999 answer 400.
 //   - A nextBatchId that is unknown, already used or older than one hour answers 404.
-//   - userinfo with a bad token answers 403 "Bad_OAuth_Token" (text/plain).
+//   - userinfo with a bad token answers 403 "Bad_OAuth_Token" (text/plain); revoking an
+//     unknown token answers 400 unsupported_token_type.
+//   - With a valid token, an unknown path answers Spring's 404 and a known path with
+//     another method 405 (with Allow); without one, both answer 401 first.
+//   - Uploads are accepted whatever their Content-Type (Postman's own example sends none).
 //
 // # What it simplifies
 //

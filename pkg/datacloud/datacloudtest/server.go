@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 )
@@ -154,11 +155,29 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("GET /api/v1/metadata", s.tenantAPI(s.handleMetadata))
 	m.HandleFunc("GET /api/v1/metadata/{$}", s.tenantAPI(s.handleMetadata))
 
-	// Everything else: Spring's 404 (after the token check, as the gateway does).
+	// Everything else: Spring's 405 or 404 (after the token check, as the gateway does).
 	m.HandleFunc("/", s.tenantAPI(func(w http.ResponseWriter, r *http.Request, _ *token) {
+		if allow := allowedMethods(m, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			s.springErrorf(w, http.StatusMethodNotAllowed, "Request method '%s' is not supported", r.Method)
+			return
+		}
 		s.springError(w, http.StatusNotFound, "Not Found")
 	}))
 	return m
+}
+
+// allowedMethods lists the methods that have a route for r's path.
+func allowedMethods(m *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, method := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = method
+		if _, pattern := m.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, method)
+		}
+	}
+	return allow
 }
 
 // ServeHTTP records the request, applies injected faults, then routes it.

@@ -146,6 +146,14 @@ func TestTenantAuth(t *testing.T) {
 	if b := r.json(t); b["error"] != "Not Found" || b["timestamp"] == nil {
 		t.Fatalf("404 body %s", r.raw)
 	}
+	r = e.do("GET", "/api/v1/query", tok, nil, "")
+	mustStatus(t, r, 405)
+	if r.header.Get("Allow") != "POST" || !strings.Contains(r.message(t), "'GET' is not supported") {
+		t.Fatalf("405 Allow %q body %s", r.header.Get("Allow"), r.raw)
+	}
+	if r = e.do("POST", "/api/v1/ingest/jobs/x", tok, nil, ""); r.header.Get("Allow") != "GET, PATCH, DELETE" {
+		t.Fatalf("Allow %q", r.header.Get("Allow"))
+	}
 	e.s.Revoke(tok)
 	mustStatus(t, e.do("GET", "/api/v1/metadata", tok, nil, ""), 401)
 	tok2 := e.tenantToken()
