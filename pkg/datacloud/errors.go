@@ -141,7 +141,8 @@ type outcomeUnknownError struct {
 }
 
 func (e *outcomeUnknownError) Error() string {
-	return "datacloud: " + e.op + ": outcome unknown (the request may have been processed): " + e.cause.Error()
+	prefix := "datacloud: " + e.op + ": "
+	return prefix + "outcome unknown (the request may have been processed): " + strings.TrimPrefix(e.cause.Error(), prefix)
 }
 
 func (e *outcomeUnknownError) Unwrap() []error { return []error{ErrOutcomeUnknown, e.cause} }

@@ -31,6 +31,9 @@ func TestErrorStrings(t *testing.T) {
 		{"conn", &ConnError{Op: "query", Method: "POST", Path: "/api/v2/query", Err: errors.New("EOF")}, "datacloud: query: POST /api/v2/query: connection error: EOF"},
 		{"outcome unknown", &outcomeUnknownError{op: "upload job data", cause: errors.New("boom")},
 			"datacloud: upload job data: outcome unknown (the request may have been processed): boom"},
+		{"outcome unknown without a second prefix", &outcomeUnknownError{op: "create job",
+			cause: &APIError{Op: "create job", Method: "POST", Path: "/api/v1/ingest/jobs", StatusCode: 502, ErrorCode: "Bad Gateway"}},
+			"datacloud: create job: outcome unknown (the request may have been processed): POST /api/v1/ingest/jobs: 502 Bad Gateway"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

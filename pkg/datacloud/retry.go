@@ -26,7 +26,7 @@ const (
 
 // ExponentialBackoff retries errors IsRetryable accepts, up to MaxAttempts attempts in all,
 // waiting a random time in [0, min(Cap, Base·2^(attempt-1))) ("full jitter"), but at least
-// the server's Retry-After.
+// the server's Retry-After. MaxAttempts <= 1 never retries.
 type ExponentialBackoff struct {
 	MaxAttempts int
 	Base, Cap   time.Duration
