@@ -228,10 +228,11 @@ func cmdStartAPI(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	var c commonFlags
 	c.register(fs)
 	port := fs.Int("port", 3000, "loopback port")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	p, err := c.load(fs.Args())
+	p, err := c.load(rest)
 	if err != nil {
 		return fmt.Errorf("start-api: %w", err)
 	}

@@ -46,6 +46,23 @@ func splitID(args []string) (string, []string) {
 	return "", args
 }
 
+// parseInterleaved parses flags that may come after positional arguments (as SAM's CLI
+// allows) and returns the positional ones.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
 // cmdInvoke implements `sam-local invoke <LogicalId> [--event FILE|-] [--env-vars FILE]
 // [--parameter-overrides K=V ...] [--template FILE]`: the response goes to stdout, the
 // function's logs to stderr, and a function error makes the command fail.
@@ -57,10 +74,10 @@ func cmdInvoke(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	c.register(fs)
 	event := fs.String("event", "", "event file, or - for stdin (default: {})")
 	fs.StringVar(event, "e", "", "shorthand for --event")
-	if err := fs.Parse(args); err != nil {
+	rest, err := parseInterleaved(fs, args)
+	if err != nil {
 		return err
 	}
-	rest := fs.Args()
 	if id == "" && len(rest) > 0 && !strings.Contains(rest[0], "=") {
 		id, rest = rest[0], rest[1:]
 	}
