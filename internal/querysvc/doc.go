@@ -1,0 +1,41 @@
+// Package querysvc is the querytrigger function's behaviour (contract §5): it decodes API
+// Gateway HTTP API (payload 2.0) requests and direct invocations, runs Data Cloud queries and
+// metadata calls, pages large results through an opaque cursor, and maps every failure to
+// {"error":{"code","message"}} with an HTTP status.
+//
+// # Requests
+//
+// Through API Gateway the route comes from routeKey ("POST /query", "GET /metadata"); for
+// other route keys ($default, ANY /{proxy+}) it comes from requestContext.http.method and
+// rawPath, with a stage prefix removed. A body marked isBase64Encoded is decoded first. A
+// direct invocation (an event without requestContext) is a query request itself:
+// {"sql": "..."} or {"cursor": "..."}; it gets the answer body as the invocation result, and
+// an error body then also carries "status".
+//
+// # Paging and the 6 MB limit
+//
+// Lambda refuses a response payload over 6 MB, and for an API Gateway answer the payload is
+// the whole response object with the body JSON-escaped inside it. Every answer is therefore
+// measured exactly as the runtime will encode it and kept within a budget
+// (QUERY_MAX_RESPONSE_BYTES, default 5,500,000 bytes):
+//
+//   - The first request runs Query API V2. A batch that fits is answered whole; while
+//     Data Cloud has more batches, the answer's cursor holds the nextBatchId, and the
+//     continuation fetches that batch.
+//   - A batch that does not fit is answered with as many rows as fit. V2 batch ids are
+//     single-use and cannot resume mid-batch, so the rest of the result (the remainder of this
+//     batch and all later ones) is read with Query API V1 limit/offset paging: the cursor then
+//     holds the SQL, the absolute offset of the next row and a page size estimated from the
+//     row sizes seen. Pages that do not fit are cut the same way.
+//
+// The cursor is base64url(deflate(JSON)) of {"v":1,"q":queryId,"b":nextBatchId,"n":offset,
+// "l":limit,"s":sql}: opaque to callers, self-contained (the function keeps no state between
+// invocations), and holding nothing secret; a forged cursor can only run SQL its sender
+// could have sent anyway. A garbled cursor answers 400 invalid_cursor; a batch id Data Cloud
+// no longer knows (used, or older than its one-hour lifetime) answers 410 cursor_expired.
+//
+// Caveat: V1 offset paging re-runs the query for every page, so rows come in a stable order
+// only when the SQL has an ORDER BY on a unique key; without one, a result large enough to
+// need the fallback may repeat or skip rows between pages. Results whose batches fit the
+// budget never use the fallback.
+package querysvc
