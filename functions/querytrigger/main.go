@@ -1,0 +1,62 @@
+// Command querytrigger is the Lambda function behind the HTTP API's POST /query and
+// GET /metadata (contract §5). Its behaviour lives in internal/querysvc; main reads the
+// environment, builds the clients once per container and starts the runtime.
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/dcbridge/datacloud-lambda/internal/awsenv"
+	"github.com/dcbridge/datacloud-lambda/internal/obs"
+	"github.com/dcbridge/datacloud-lambda/internal/querysvc"
+	"github.com/dcbridge/datacloud-lambda/internal/tokenstore"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
+)
+
+// EnvMaxResponseBytes bounds every answer's encoded Lambda response (see internal/querysvc).
+const EnvMaxResponseBytes = "QUERY_MAX_RESPONSE_BYTES"
+
+func main() {
+	svc, err := setup(context.Background(), awsenv.OS())
+	if err != nil {
+		// One line naming what is wrong, then a failed init (contract §1).
+		obs.NewLogger(os.Stdout, slog.LevelInfo).Error("querytrigger init failed", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(svc.Handle)
+}
+
+func setup(ctx context.Context, env awsenv.Env) (*querysvc.Service, error) {
+	level, err := env.LogLevel()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := tokenstore.ConfigFromEnv(env, false)
+	if err != nil {
+		return nil, err
+	}
+	budget, err := env.Int(EnvMaxResponseBytes, querysvc.DefaultMaxResponseBytes, querysvc.MinMaxResponseBytes, querysvc.LambdaResponseLimit)
+	if err != nil {
+		return nil, err
+	}
+	awsCfg, err := awsenv.Load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	log := obs.NewLogger(os.Stdout, level)
+	metrics := obs.NewMetrics("querytrigger")
+	store, refresher := cfg.Build(secretsmanager.NewFromConfig(awsCfg), nil)
+	src := tokenstore.NewSecretTokenSource(store, refresher, tokenstore.WithLogger(log), tokenstore.WithMetrics(metrics))
+	client, err := datacloud.NewClient(src, datacloud.WithAllowedHosts(cfg.AllowedHosts), datacloud.WithLogger(log))
+	if err != nil {
+		return nil, err
+	}
+	return querysvc.New(client, querysvc.Options{
+		MaxResponseBytes: int(budget), Logger: log, Metrics: metrics, MetricsOut: os.Stdout,
+	}), nil
+}
