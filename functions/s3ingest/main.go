@@ -7,6 +7,8 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"runtime/debug"
+	"strconv"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -20,6 +22,7 @@ import (
 )
 
 func main() {
+	setMemoryLimit()
 	h, err := setup(context.Background(), awsenv.OS())
 	if err != nil {
 		// One line naming what is wrong, then a failed init (contract §1).
@@ -27,6 +30,18 @@ func main() {
 		os.Exit(1)
 	}
 	lambda.Start(h.Handle)
+}
+
+// setMemoryLimit makes the garbage collector work harder before the function's memory runs
+// out, rather than letting the heap double: a bulk upload holds two parts of up to
+// INGEST_BULK_PART_BYTES at once. An explicit GOMEMLIMIT wins.
+func setMemoryLimit() {
+	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
+		return
+	}
+	if mb, err := strconv.ParseInt(os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"), 10, 64); err == nil && mb > 0 {
+		debug.SetMemoryLimit(mb << 20 * 9 / 10)
+	}
 }
 
 func setup(ctx context.Context, env awsenv.Env) (*ingest.Handler, error) {
