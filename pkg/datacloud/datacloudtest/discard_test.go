@@ -23,7 +23,9 @@ func TestDiscardIngestedData(t *testing.T) {
 		t.Errorf("job data kept: %q", data)
 	}
 	mustStatus(t, e.do("POST", "/api/v1/ingest/sources/S/people", tok, `{"data":[{"id":"1","name":"Ada"}]}`, "application/json"), 202)
-	mustStatus(t, e.do("POST", "/api/v1/ingest/sources/S/people", tok, `{"data":[{"id":{"x":1}}]}`, "application/json"), 400)
+	for _, bad := range []string{`{"data":[]}`, `{"data":[{}]}`, `{"data":[1]}`, `{"data":[{"id":"1"}`, `[{"id":"1"}]`} {
+		mustStatus(t, e.do("POST", "/api/v1/ingest/sources/S/people", tok, bad, "application/json"), 400)
+	}
 	if recs := e.s.Records("S", "people"); len(recs) != 0 {
 		t.Errorf("records stored: %v", recs)
 	}

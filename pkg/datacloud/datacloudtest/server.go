@@ -56,7 +56,8 @@ type Options struct {
 	JobProcessingDelay time.Duration
 	// DiscardIngestedData makes the emulator a sink for benchmarks of large files: bulk
 	// uploads are read, counted and size-checked but not kept (closed jobs complete with no
-	// data applied), and streaming bodies are parsed and validated but not stored.
+	// data applied), and streaming bodies are checked for their shape ({"data":[{...}]}, valid
+	// JSON) but not decoded field by field nor stored.
 	DiscardIngestedData bool
 
 	Objects map[string]ObjectSpec // per object name
