@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
+)
+
+// maxAnswerBytes is Lambda's limit on a synchronous response (6 MB).
+const maxAnswerBytes = 6 * 1024 * 1024
+
+// queryReps is how many times each path reads the result; the best is reported.
+const queryReps = 2
+
+// benchSQL reads every generated row.
+const benchSQL = "SELECT id, first_name, last_name, email, city, amount, created_at, notes FROM " + benchObject
+
+// QueryResult compares the two ways of reading one result.
+type QueryResult struct {
+	Rows            int
+	Direct          time.Duration // pkg/datacloud Client.Rows, best of queryReps
+	Trigger         time.Duration // querytrigger under the RIE following cursor, best of queryReps
+	DirectBatches   int           // Data Cloud batches the direct read fetched
+	Answers         int           // querytrigger answers
+	MaxAnswer       int           // largest answer, bytes
+	MeanAnswerBytes int
+}
+
+// DirectRate and TriggerRate are rows per second.
+func (q QueryResult) DirectRate() float64  { return rate(q.Rows, q.Direct) }
+func (q QueryResult) TriggerRate() float64 { return rate(q.Rows, q.Trigger) }
+
+// Ratio is querytrigger's rows/s over the direct client's.
+func (q QueryResult) Ratio() float64 {
+	if q.DirectRate() == 0 {
+		return 0
+	}
+	return q.TriggerRate() / q.DirectRate()
+}
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+// runQuery loads cfg.QueryRows rows into the emulator with a bulk job, then reads them back
+// directly and through querytrigger, alternating, queryReps times each.
+func runQuery(ctx context.Context, w *world, progress func(string, ...any)) (*QueryResult, error) {
+	c, err := w.client()
+	if err != nil {
+		return nil, err
+	}
+	progress("query: loading %d rows", w.cfg.QueryRows)
+	if err := loadRows(ctx, w, c, w.cfg.QueryRows); err != nil {
+		return nil, fmt.Errorf("query: load: %w", err)
+	}
+	rt, err := w.startFunction(ctx, w.cfg.Packages.QueryTrigger, "querytrigger", 60*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	defer rt.Close()
+	// Warm both paths (the bootstrap's INIT, the client's TLS connection) before timing.
+	if _, err := c.QueryV2(ctx, "SELECT 1 AS one"); err != nil {
+		return nil, fmt.Errorf("query: warm-up: %w", err)
+	}
+	if res, err := rt.Invoke(ctx, []byte(coldPayloads["querytrigger"])); err != nil {
+		return nil, fmt.Errorf("query: warm-up: %w", err)
+	} else if res.FunctionError != "" {
+		return nil, fmt.Errorf("query: warm-up: %s: %s\n%s", res.FunctionError, res.ErrorMessage, tail(res.Logs, 10))
+	}
+	q := &QueryResult{Rows: w.cfg.QueryRows}
+	for rep := range queryReps {
+		progress("query: direct, round %d of %d", rep+1, queryReps)
+		from := len(w.dc.Requests())
+		d, err := readDirect(ctx, c, q.Rows)
+		if err != nil {
+			return nil, err
+		}
+		batches := len(w.dc.Requests()) - from
+		if q.Direct == 0 || d < q.Direct {
+			q.Direct, q.DirectBatches = d, batches
+		}
+		progress("query: querytrigger, round %d of %d", rep+1, queryReps)
+		t, st, err := readTrigger(ctx, rt.Invoke, q.Rows)
+		if err != nil {
+			return nil, err
+		}
+		if q.Trigger == 0 || t < q.Trigger {
+			q.Trigger = t
+		}
+		q.Answers, q.MaxAnswer, q.MeanAnswerBytes = st.answers, max(q.MaxAnswer, st.maxBytes), int(st.bytes/int64(st.answers))
+	}
+	return q, nil
+}
+
+// loadRows bulk-loads n generated rows (the ingest generator's CSV) into the bench object.
+func loadRows(ctx context.Context, w *world, c *datacloud.Client, n int) error {
+	g, err := generate(w.dir, formatsByName["csv"], 1<<40, int64(n), 99)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(g.Path)
+	if g.Records != int64(n) {
+		return fmt.Errorf("generated %d rows, want %d", g.Records, n)
+	}
+	f, err := os.Open(g.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sp, err := datacloud.NewCSVSplitter(f, 100_000_000)
+	if err != nil {
+		return err
+	}
+	loader := datacloud.NewBulkLoader(c, datacloud.JobSpec{Object: benchObject, SourceName: benchSource, Operation: "upsert"}, datacloud.DefaultMaxUploadsPerJob)
+	for {
+		part, err := sp.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return errors.Join(err, loader.Abort(ctx))
+		}
+		if err := loader.Upload(ctx, part); err != nil {
+			return errors.Join(err, loader.Abort(ctx))
+		}
+	}
+	if err := loader.Close(ctx); err != nil {
+		return err
+	}
+	for _, id := range loader.JobIDs() {
+		if j, ok := w.dc.Job(id); !ok || j.State != "JobComplete" {
+			return fmt.Errorf("job %s is %s (%s), want JobComplete", id, j.State, j.Error)
+		}
+	}
+	return nil
+}
+
+// readDirect reads the whole result with Client.Rows.
+func readDirect(ctx context.Context, c *datacloud.Client, want int) (time.Duration, error) {
+	start := time.Now()
+	_, rows := c.Rows(ctx, benchSQL)
+	n := 0
+	for row, err := range rows {
+		if err != nil {
+			return 0, fmt.Errorf("query: direct: %w", err)
+		}
+		if len(row) != 8 {
+			return 0, fmt.Errorf("query: direct: row %d has %d values, want 8", n+1, len(row))
+		}
+		n++
+	}
+	d := time.Since(start)
+	if n != want {
+		return 0, fmt.Errorf("query: direct: read %d rows, want %d", n, want)
+	}
+	return d, nil
+}
+
+// answerStats describes querytrigger's answers in one read.
+type answerStats struct {
+	answers, maxBytes int
+	bytes             int64
+}
+
+// triggerAnswer is the part of querytrigger's answer (contract §5) the bench checks.
+type triggerAnswer struct {
+	Columns  []struct{ Name, Type string }   `json:"columns"`
+	Rows     []json.RawMessage               `json:"rows"`
+	RowCount int                             `json:"rowCount"`
+	Done     bool                            `json:"done"`
+	Cursor   string                          `json:"cursor"`
+	Error    *struct{ Code, Message string } `json:"error"`
+}
+
+type invokeFunc = func(ctx context.Context, payload []byte) (lambdarun.Result, error)
+
+// readTrigger reads the whole result through querytrigger, following cursor.
+func readTrigger(ctx context.Context, invoke invokeFunc, want int) (time.Duration, answerStats, error) {
+	var st answerStats
+	payload, _ := json.Marshal(map[string]string{"sql": benchSQL})
+	n := 0
+	start := time.Now()
+	for {
+		res, err := invoke(ctx, payload)
+		if err != nil {
+			return 0, st, fmt.Errorf("query: querytrigger: %w", err)
+		}
+		if res.FunctionError != "" {
+			return 0, st, fmt.Errorf("query: querytrigger: %s: %s", res.FunctionError, res.ErrorMessage)
+		}
+		st.answers++
+		st.bytes += int64(len(res.Payload))
+		st.maxBytes = max(st.maxBytes, len(res.Payload))
+		if len(res.Payload) > maxAnswerBytes {
+			return 0, st, fmt.Errorf("query: querytrigger: answer %d is %d bytes, over Lambda's %d", st.answers, len(res.Payload), maxAnswerBytes)
+		}
+		var a triggerAnswer
+		if err := json.Unmarshal(res.Payload, &a); err != nil {
+			return 0, st, fmt.Errorf("query: querytrigger: answer %d: %w", st.answers, err)
+		}
+		if a.Error != nil {
+			return 0, st, fmt.Errorf("query: querytrigger: answer %d: %s: %s", st.answers, a.Error.Code, a.Error.Message)
+		}
+		if a.RowCount != len(a.Rows) {
+			return 0, st, fmt.Errorf("query: querytrigger: answer %d: rowCount %d but %d rows", st.answers, a.RowCount, len(a.Rows))
+		}
+		n += len(a.Rows)
+		if a.Cursor == "" {
+			break
+		}
+		if st.answers > want+10 {
+			return 0, st, errors.New("query: querytrigger: more answers than rows: the cursor does not advance")
+		}
+		payload, _ = json.Marshal(map[string]string{"cursor": a.Cursor})
+	}
+	d := time.Since(start)
+	if n != want {
+		return 0, st, fmt.Errorf("query: querytrigger: read %d rows, want %d", n, want)
+	}
+	return d, st, nil
+}
