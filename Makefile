@@ -50,3 +50,9 @@ demo:
 
 clean:
 	rm -rf $(BIN) .aws-sam
+
+## bench: performance figures (docs/performance.md); not part of `make test`. Exits non-zero
+## when a target is missed. BENCHFLAGS passes flags, e.g. BENCHFLAGS="-quick" or "-write docs/performance.md".
+.PHONY: bench
+bench:
+	$(GO) run ./cmd/bench $(BENCHFLAGS)
