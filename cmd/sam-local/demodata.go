@@ -41,10 +41,13 @@ func demoJSONLines(n int) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	for i := 1; i <= n; i++ {
-		_ = enc.Encode(map[string]any{
-			"OrderId": fmt.Sprintf("O%06d", i), "ContactId": demoID(i%500 + 1),
-			"Total": float64(i%997) + 0.5, "Status": []string{"open", "paid", "shipped"}[i%3],
-		})
+		// OrderId first: it is the primary key (the emulator takes the first field).
+		_ = enc.Encode(struct {
+			OrderID   string  `json:"OrderId"`
+			ContactID string  `json:"ContactId"`
+			Total     float64 `json:"Total"`
+			Status    string  `json:"Status"`
+		}{fmt.Sprintf("O%06d", i), demoID(i%500 + 1), float64(i%997) + 0.5, []string{"open", "paid", "shipped"}[i%3]})
 	}
 	return b.Bytes()
 }
