@@ -73,9 +73,14 @@ func NewClaims(api ClaimAPI, prefix string, now func() time.Time) *Claims {
 func (c *Claims) Prefix() string { return c.prefix }
 
 // MarkerKey is the marker's key for an object version: a hash, so any key length and any
-// characters map to one short, safe key.
+// characters map to one short, safe key. In a versioned bucket the version id takes part, so
+// uploading the same bytes again (same ETag, new version) ingests them again.
 func (c *Claims) MarkerKey(obj Object) string {
-	sum := sha256.Sum256([]byte(obj.Bucket + "/" + obj.Key + "/" + bareETag(obj.ETag)))
+	id := obj.Bucket + "/" + obj.Key + "/" + bareETag(obj.ETag)
+	if obj.VersionID != "" {
+		id += "/" + obj.VersionID
+	}
+	sum := sha256.Sum256([]byte(id))
 	return c.prefix + hex.EncodeToString(sum[:]) + ".json"
 }
 

@@ -125,6 +125,9 @@ func TestClaimMarkerKeyOutsideLayout(t *testing.T) {
 	if k1 != k2 {
 		t.Errorf("quoting changes the key: %s %s", k1, k2)
 	}
+	if k3 := c.MarkerKey(Object{Bucket: "b", Key: "ingest/x y/ü.csv", ETag: "abc", VersionID: "v2"}); k3 == k1 {
+		t.Errorf("a new version with the same bytes shares the marker")
+	}
 	if len(k1) != len(DefaultClaimPrefix)+64+5 || k1[:len(DefaultClaimPrefix)] != DefaultClaimPrefix {
 		t.Errorf("key %q", k1)
 	}
