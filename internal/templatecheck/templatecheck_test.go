@@ -92,6 +92,28 @@ func TestProjectTemplateShape(t *testing.T) {
 		t.Errorf("notification filter = %v, want prefix !Ref IngestPrefix", rule)
 	}
 
+	// The queue policy and s3ingest's policy name the bucket by the same derived name.
+	subText := func(v any) string { return asString(asList(asMap(v)["Fn::Sub"])[0]) }
+	bucketARN := "arn:${AWS::Partition}:s3:::" + subText(bucket.Properties["BucketName"])
+	qp := asMap(asList(asMap(tmpl.Resources["IngestQueuePolicy"].Properties["PolicyDocument"])["Statement"])[0])
+	if got := subText(asMap(asMap(qp["Condition"])["ArnEquals"])["aws:SourceArn"]); got != bucketARN {
+		t.Errorf("queue policy SourceArn %q, want %q", got, bucketARN)
+	}
+	var s3Resources int
+	for _, st := range asList(asMap(ingest.Policies[0])["Statement"]) {
+		for _, r := range asList(asMap(st)["Resource"]) {
+			if m := asMap(r); m["Fn::Sub"] != nil {
+				s3Resources++
+				if !strings.HasPrefix(subText(m), bucketARN+"/") {
+					t.Errorf("s3ingest resource %q is not an object of %q", subText(m), bucketARN)
+				}
+			}
+		}
+	}
+	if s3Resources != 2 {
+		t.Errorf("s3ingest has %d S3 resources, want 2 (ingest prefix and claim markers)", s3Resources)
+	}
+
 	routes := tmpl.Routes()
 	want := []Route{{"GET", "/metadata", "QueryTriggerFunction"}, {"POST", "/query", "QueryTriggerFunction"}}
 	if len(routes) != len(want) {
