@@ -198,6 +198,17 @@ func (s *Server) ensureObjectLocked(source, name string, records [][]field) (*ob
 		if _, err := s.db.Exec("CREATE TABLE " + quoteIdent(name) + " (" + strings.Join(defs, ", ") + ")"); err != nil {
 			return nil, fmt.Errorf("create table %s: %w", name, err)
 		}
+		if indexCol(add, o.pk) < 0 {
+			// A configured key the first records lack still needs its column.
+			add = append(add, column{name: o.pk, typ: typeVarchar})
+			if _, err := s.db.Exec("ALTER TABLE " + quoteIdent(name) + " ADD COLUMN " + quoteIdent(o.pk) + " " + typeVarchar); err != nil {
+				return nil, fmt.Errorf("add key column %s.%s: %w", name, o.pk, err)
+			}
+		}
+		// Upserts and deletes look rows up by key: without an index each is a table scan.
+		if _, err := s.db.Exec("CREATE INDEX " + quoteIdent("pk_"+name) + " ON " + quoteIdent(name) + " (" + quoteIdent(o.pk) + ")"); err != nil {
+			return nil, fmt.Errorf("index %s.%s: %w", name, o.pk, err)
+		}
 		o.cols = add
 		s.objects[strings.ToLower(name)] = o
 	} else {
@@ -234,27 +245,46 @@ func (s *Server) upsertLocked(source, name string, records [][]field) error {
 		return err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	table, key := quoteIdent(o.name), quoteIdent(o.pk)
+	del, err := tx.Prepare("DELETE FROM " + table + " WHERE " + key + " = ?")
+	if err != nil {
+		return err
+	}
+	defer del.Close()
+	inserts := map[string]*sql.Stmt{} // by column list: records of one batch usually share it
+	defer func() {
+		for _, st := range inserts {
+			st.Close()
+		}
+	}()
 	for _, rec := range records {
 		names := make([]string, 0, len(rec))
-		marks := make([]string, 0, len(rec))
 		args := make([]any, 0, len(rec))
-		var key any
+		var keyValue any
 		for _, f := range rec {
 			c, _ := o.column(f.name)
 			v := storeValue(f.value, c.typ)
 			if strings.EqualFold(f.name, o.pk) {
-				key = v
+				keyValue = v
 			}
 			names = append(names, quoteIdent(c.name))
-			marks = append(marks, "?")
 			args = append(args, v)
 		}
-		if key != nil {
-			if _, err := tx.Exec("DELETE FROM "+quoteIdent(o.name)+" WHERE "+quoteIdent(o.pk)+" = ?", key); err != nil {
+		if keyValue != nil {
+			if _, err := del.Exec(keyValue); err != nil {
 				return err
 			}
 		}
-		if _, err := tx.Exec("INSERT INTO "+quoteIdent(o.name)+" ("+strings.Join(names, ", ")+") VALUES ("+strings.Join(marks, ", ")+")", args...); err != nil {
+		cols := strings.Join(names, ", ")
+		ins, ok := inserts[cols]
+		if !ok {
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(names)), ", ")
+			if ins, err = tx.Prepare("INSERT INTO " + table + " (" + cols + ") VALUES (" + marks + ")"); err != nil {
+				return err
+			}
+			inserts[cols] = ins
+		}
+		if _, err := ins.Exec(args...); err != nil {
 			return err
 		}
 	}
