@@ -287,6 +287,9 @@ var (
 // shortText turns a non-JSON body (typically a gateway's HTML page) into one short line:
 // the page title, else its text.
 func shortText(raw []byte) string {
+	if len(raw) > 16<<10 { // a page's title and first words are near its start
+		raw = raw[:16<<10]
+	}
 	s := string(raw)
 	if m := reTitle.FindStringSubmatch(s); m != nil && strings.TrimSpace(m[1]) != "" {
 		s = m[1]
