@@ -134,7 +134,9 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	p.n += int64(n)
 	p.it.res.Bytes = p.n
 	if p.n >= p.next {
-		p.next += p.every
+		for p.next <= p.n {
+			p.next += p.every
+		}
 		p.in.log.LogAttrs(p.ctx, slog.LevelInfo, "ingest progress",
 			slog.String("bucket", p.it.obj.Bucket), slog.String("key", p.it.obj.Key),
 			slog.Int64("bytes", p.n), slog.Int64("size", p.it.res.Ref.Size))
