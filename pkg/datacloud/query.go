@@ -39,7 +39,7 @@ type QueryV1Options struct {
 
 // queryResponse is the wire shape shared by V1 (object rows) and V2 (array rows).
 type queryResponse struct {
-	Data        []json.RawMessage `json:"data"`
+	Data        []any             `json:"data"` // decoded with UseNumber
 	StartTime   string            `json:"startTime"`
 	EndTime     string            `json:"endTime"`
 	RowCount    *int              `json:"rowCount"`
@@ -122,11 +122,7 @@ func parseQueryResult(op string, body []byte) (*QueryResult, error) {
 		index[pc.Name] = i
 	}
 	res.Rows = make([][]any, 0, len(r.Data))
-	for i, raw := range r.Data {
-		var v any
-		if err := decodeJSON(op, raw, &v); err != nil {
-			return nil, err
-		}
+	for i, v := range r.Data {
 		switch row := v.(type) {
 		case []any:
 			res.Rows = append(res.Rows, row)
