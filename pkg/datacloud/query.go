@@ -39,13 +39,13 @@ type QueryV1Options struct {
 
 // queryResponse is the wire shape shared by V1 (object rows) and V2 (array rows).
 type queryResponse struct {
-	Data        []any             `json:"data"` // decoded with UseNumber
-	StartTime   string            `json:"startTime"`
-	EndTime     string            `json:"endTime"`
-	RowCount    *int              `json:"rowCount"`
-	QueryID     string            `json:"queryId"`
-	Done        bool              `json:"done"`
-	NextBatchID string            `json:"nextBatchId"`
+	Data        []any  `json:"data"` // decoded with UseNumber
+	StartTime   string `json:"startTime"`
+	EndTime     string `json:"endTime"`
+	RowCount    *int   `json:"rowCount"`
+	QueryID     string `json:"queryId"`
+	Done        bool   `json:"done"`
+	NextBatchID string `json:"nextBatchId"`
 	Metadata    map[string]struct {
 		Type         string `json:"type"`
 		PlaceInOrder int    `json:"placeInOrder"`
