@@ -2,10 +2,13 @@ package datacloudtest
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -233,6 +236,10 @@ func TestExchangeOverTLSAnswersBareHost(t *testing.T) {
 func TestRegisterAppErrors(t *testing.T) {
 	s := New(Options{})
 	t.Cleanup(func() { s.Close() })
+	ecCert, _, err := tlsKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		app  App
@@ -241,6 +248,9 @@ func TestRegisterAppErrors(t *testing.T) {
 		{"no client id", App{}, "empty client id"},
 		{"no pem", App{ClientID: "x", CertificatePEM: "junk"}, "no PEM block"},
 		{"private key instead of cert", App{ClientID: "x", CertificatePEM: sharedKeyPair(t).PKCS1PEM}, "unexpected PEM block"},
+		{"ecdsa certificate", App{ClientID: "x", CertificatePEM: string(ecCert)}, "not RSA"},
+		{"bad certificate bytes", App{ClientID: "x", CertificatePEM: "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"}, "parse certificate"},
+		{"bad public key bytes", App{ClientID: "x", CertificatePEM: "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"}, "parse public key"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := s.RegisterApp(tc.app)
@@ -248,5 +258,31 @@ func TestRegisterAppErrors(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestRegisterAppWithPublicKeyPEMAndSetClock(t *testing.T) {
+	e := newEnv(t, Options{})
+	der, err := x509.MarshalPKIXPublicKey(e.kp.PublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubPEM := pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der})
+	if err := e.s.RegisterApp(App{ClientID: "pem-app", Usernames: []string{testUser}, CertificatePEM: string(pubPEM)}); err != nil {
+		t.Fatal(err)
+	}
+	later := e.clock.Now().Add(time.Hour)
+	e.s.SetClock(func() time.Time { return later })
+	// An assertion valid on the old clock has expired on the new one.
+	a := e.assertion(func(c jwt.MapClaims) { c["iss"] = "pem-app" })
+	if code, body := e.postForm("/services/oauth2/token", url.Values{"grant_type": {GrantJWTBearer}, "assertion": {a}}); code != 400 || body["error_description"] != "expired authorization code" {
+		t.Fatalf("got %d %v", code, body)
+	}
+	a = e.assertion(func(c jwt.MapClaims) { c["iss"] = "pem-app"; c["exp"] = later.Add(time.Minute).Unix() })
+	if code, body := e.postForm("/services/oauth2/token", url.Values{"grant_type": {GrantJWTBearer}, "assertion": {a}}); code != 200 || body["issued_at"] != strconv.FormatInt(later.UnixMilli(), 10) {
+		t.Fatalf("got %d %v", code, body)
+	}
+	if got := e.s.Options().TokenTTL; got != DefaultTokenTTL {
+		t.Errorf("Options().TokenTTL = %v", got)
 	}
 }

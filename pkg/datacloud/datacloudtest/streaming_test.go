@@ -170,3 +170,44 @@ func TestTenantAuth(t *testing.T) {
 	e.s.RevokeAll()
 	mustStatus(t, e.do("GET", "/api/v1/metadata", tok3, nil, ""), 401)
 }
+
+func TestStreamingSchemaEvolution(t *testing.T) {
+	e := newEnv(t, Options{Objects: map[string]ObjectSpec{"keyed": {PrimaryKey: "ext_id"}}})
+	tok := e.tenantToken()
+	post := func(body string) {
+		t.Helper()
+		mustStatus(t, e.do("POST", "/api/v1/ingest/sources/S/keyed", tok, body, ""), 202)
+	}
+	// The configured key is absent from the first record: its column is created anyway.
+	post(`{"data":[{"a":"first","b":null}]}`)
+	post(`{"data":[{"ext_id":"k1","a":"x","b":null},{"ext_id":"k2","a":"y","b":5}]}`)
+	post(`{"data":[{"ext_id":"k1","a":"x2","b":7,"c":"2024-02-03T04:05:06Z"}]}`)
+	recs := e.s.Records("S", "keyed")
+	if len(recs) != 3 {
+		t.Fatalf("records %v", recs)
+	}
+	var k1 map[string]any
+	for _, r := range recs {
+		if r["ext_id"] == "k1" {
+			k1 = r
+		}
+	}
+	if k1 == nil || k1["a"] != "x2" || k1["b"] != "7" || k1["c"] != "2024-02-03T04:05:06Z" {
+		t.Fatalf("k1 %v", k1)
+	}
+	b := e.do("POST", "/api/v1/query", tok, map[string]string{"sql": "SELECT ext_id, b, c FROM keyed WHERE ext_id = 'k1'"}, "").json(t)
+	meta := b["metadata"].(map[string]any)
+	if meta["b"].(map[string]any)["type"] != "VARCHAR" || meta["c"].(map[string]any)["type"] != "TIMESTAMP" {
+		// b was created from a null in the first body: VARCHAR, as Data Cloud's schema would fix it.
+		t.Fatalf("metadata %v", meta)
+	}
+	if row := b["data"].([]any)[0].(map[string]any); row["c"] != "2024-02-03T04:05:06.000+00:00" {
+		t.Fatalf("row %v", row)
+	}
+	// Within one body a null first value does not fix the type: the first non-null does.
+	post(`{"data":[{"ext_id":"n1","d":null},{"ext_id":"n2","d":true}]}`)
+	b = e.do("POST", "/api/v1/query", tok, map[string]string{"sql": "SELECT d FROM keyed WHERE ext_id = 'n2'"}, "").json(t)
+	if b["metadata"].(map[string]any)["d"].(map[string]any)["type"] != "BOOLEAN" || b["data"].([]any)[0].(map[string]any)["d"] != true {
+		t.Fatalf("body %v", b)
+	}
+}
