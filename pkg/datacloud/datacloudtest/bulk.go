@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -231,22 +230,9 @@ func (s *Server) handleDeleteJob(w http.ResponseWriter, r *http.Request, _ *toke
 
 func (s *Server) handleListJobs(w http.ResponseWriter, r *http.Request, _ *token) {
 	q := r.URL.Query()
-	limit, offset := 20, 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 100 {
-			s.springErrorf(w, http.StatusBadRequest, "invalid limit %q: must be between 1 and 100", v)
-			return
-		}
-		limit = n
-	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			s.springErrorf(w, http.StatusBadRequest, "invalid offset %q", v)
-			return
-		}
-		offset = n
+	limit, offset, ok := s.pageParams(w, q, 20, 100)
+	if !ok {
+		return
 	}
 	var states []string
 	for _, v := range append(q["states"], q["state"]...) {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -152,22 +151,9 @@ func (s *Server) readSQL(w http.ResponseWriter, r *http.Request) (string, bool) 
 
 func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request, _ *token) {
 	q := r.URL.Query()
-	limit, offset := MaxQueryV1Limit, 0
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > MaxQueryV1Limit {
-			s.springErrorf(w, http.StatusBadRequest, "invalid limit %q: must be between 1 and %d", v, MaxQueryV1Limit)
-			return
-		}
-		limit = n
-	}
-	if v := q.Get("offset"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			s.springErrorf(w, http.StatusBadRequest, "invalid offset %q", v)
-			return
-		}
-		offset = n
+	limit, offset, ok := s.pageParams(w, q, MaxQueryV1Limit, MaxQueryV1Limit)
+	if !ok {
+		return
 	}
 	orderBy := q.Get("orderby")
 	if orderBy == "" {

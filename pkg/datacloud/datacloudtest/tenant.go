@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 )
@@ -110,6 +111,28 @@ func (s *Server) readJSON(w http.ResponseWriter, r *http.Request, limit int64, v
 		return false
 	}
 	return true
+}
+
+// pageParams reads limit (1..maxLimit, default def) and offset (≥ 0) or answers 400.
+func (s *Server) pageParams(w http.ResponseWriter, q url.Values, def, maxLimit int) (limit, offset int, ok bool) {
+	limit = def
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxLimit {
+			s.springErrorf(w, http.StatusBadRequest, "invalid limit %q: must be between 1 and %d", v, maxLimit)
+			return 0, 0, false
+		}
+		limit = n
+	}
+	if v := q.Get("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			s.springErrorf(w, http.StatusBadRequest, "invalid offset %q", v)
+			return 0, 0, false
+		}
+		offset = n
+	}
+	return limit, offset, true
 }
 
 // timestampMicros formats like the bulk API: 2021-10-28T17:14:58.692891Z.
