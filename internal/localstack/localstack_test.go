@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/aws/smithy-go"
 )
 
@@ -327,5 +329,56 @@ func TestStartRejectsNonLoopback(t *testing.T) {
 	_, err := Start(context.Background(), Options{Addr: "0.0.0.0:0"})
 	if err == nil || !strings.Contains(err.Error(), "localstack") {
 		t.Errorf("err = %v, want a localstack error for a non-loopback address", err)
+	}
+}
+
+// TestSecretsManagerWithSDK checks what the functions rely on through the Go SDK: typed
+// errors, version stages and idempotent retries with the same ClientRequestToken.
+func TestSecretsManagerWithSDK(t *testing.T) {
+	st := startStack(t, Options{})
+	for _, kv := range st.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	cfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm := secretsmanager.NewFromConfig(cfg)
+	ctx := context.Background()
+
+	_, err = sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("missing")})
+	var nf *smtypes.ResourceNotFoundException
+	if !errors.As(err, &nf) {
+		t.Fatalf("missing secret: err = %v, want *types.ResourceNotFoundException", err)
+	}
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String("tok"), SecretString: aws.String("{}")}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(value, token string) (*secretsmanager.PutSecretValueOutput, error) {
+		return sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+			SecretId: aws.String("tok"), SecretString: aws.String(value), ClientRequestToken: aws.String(token)})
+	}
+	const token = "11111111-2222-4333-8444-555555555555"
+	first, err := put(`{"access_token":"a"}`, token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := put(`{"access_token":"a"}`, token)
+	if err != nil || aws.ToString(again.VersionId) != aws.ToString(first.VersionId) {
+		t.Errorf("retry with the same token: %v, version %s vs %s", err, aws.ToString(again.VersionId), aws.ToString(first.VersionId))
+	}
+	_, err = put(`{"access_token":"b"}`, token)
+	var exists *smtypes.ResourceExistsException
+	if !errors.As(err, &exists) {
+		t.Errorf("same token, other value: err = %v, want *types.ResourceExistsException", err)
+	}
+	got, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("tok")})
+	if err != nil || aws.ToString(got.SecretString) != `{"access_token":"a"}` || aws.ToString(got.VersionId) != token {
+		t.Errorf("current value = %v %q %q", err, aws.ToString(got.SecretString), aws.ToString(got.VersionId))
+	}
+	prev, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String("tok"), VersionStage: aws.String("AWSPREVIOUS")})
+	if err != nil || aws.ToString(prev.SecretString) != "{}" {
+		t.Errorf("previous value = %v %q", err, aws.ToString(prev.SecretString))
 	}
 }
