@@ -45,6 +45,10 @@ func ParseCredentials(data []byte) (Credentials, error) {
 			return Credentials{}, errors.New("datacloud: credentials: not a JSON object")
 		}
 	}
+	// Values pasted into a console often carry a trailing newline; Salesforce would reject them.
+	for _, f := range []*string{&c.ClientID, &c.Username, &c.LoginURL, &c.Audience, &c.Dataspace} {
+		*f = strings.TrimSpace(*f)
+	}
 	if _, err := c.parse(); err != nil {
 		return Credentials{}, err
 	}

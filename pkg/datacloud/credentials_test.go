@@ -39,6 +39,12 @@ func TestParseCredentials(t *testing.T) {
 		{name: "escaped newlines", data: func(t *testing.T) []byte {
 			return credsJSON(t, func(m map[string]any) { m["private_key"] = strings.ReplaceAll(pkcs1PEM(t), "\n", `\n`) })
 		}, wantLogin: "https://login.salesforce.com"},
+		{name: "white space trimmed", data: func(t *testing.T) []byte {
+			return credsJSON(t, func(m map[string]any) {
+				m["client_id"] = "3MVG9-client\n"
+				m["login_url"] = " https://test.salesforce.com \n"
+			})
+		}, wantLogin: "https://test.salesforce.com"},
 		{name: "login url defaults", data: func(t *testing.T) []byte {
 			return credsJSON(t, func(m map[string]any) { delete(m, "login_url") })
 		}, wantLogin: "https://login.salesforce.com"},
@@ -109,7 +115,7 @@ func TestParseCredentials(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.LoginURL != tt.wantLogin {
+			if c.LoginURL != tt.wantLogin || c.ClientID != "3MVG9-client" {
 				t.Errorf("LoginURL = %q, want %q", c.LoginURL, tt.wantLogin)
 			}
 		})
