@@ -24,6 +24,8 @@ type Rules struct {
 	Env map[string][]string
 	// Secrets lists, per function logical id, the secrets it may touch and how.
 	Secrets map[string]SecretAccess
+	// NeedsSecrets lists, per function logical id, the access it cannot work without.
+	NeedsSecrets map[string]SecretAccess
 }
 
 // ContractRules are the rules of contract §1 and §6 for this project's three functions.
@@ -46,6 +48,11 @@ func ContractRules() Rules {
 			"TokenRefreshFunction": consumer,
 			"S3IngestFunction":     consumer,
 			"QueryTriggerFunction": consumer,
+		},
+		NeedsSecrets: map[string]SecretAccess{
+			"TokenRefreshFunction": consumer,
+			"S3IngestFunction":     {"secretsmanager:GetSecretValue": {"TokenSecret"}},
+			"QueryTriggerFunction": {"secretsmanager:GetSecretValue": {"TokenSecret"}},
 		},
 	}
 }
@@ -245,9 +252,32 @@ func CheckWildcardResources(t *Template) []Finding {
 }
 
 // CheckSecretAccess fails a function that may use a secret (or an action on a secret) that its
-// rules do not allow, and a secret resource that is not a Ref to a secret of the template.
+// rules do not allow, a secret resource that is not a Ref to a secret of the template, and a
+// function that lacks access it needs.
 func CheckSecretAccess(t *Template, rules Rules) []Finding {
 	sts, out := statements(t)
+	granted := map[string]bool{} // owner + " " + action + " " + secret id
+	for _, s := range sts {
+		if strings.EqualFold(s.effect, "Allow") {
+			for _, a := range s.actions {
+				for _, r := range s.resources {
+					granted[s.owner+" "+a+" "+asString(asMap(r)["Ref"])] = true
+				}
+			}
+		}
+	}
+	for owner, needs := range rules.NeedsSecrets {
+		if _, defined := t.Resources[owner]; !defined {
+			continue
+		}
+		for action, ids := range needs {
+			for _, id := range ids {
+				if !granted[owner+" "+strings.ToLower(action)+" "+id] {
+					out = append(out, Finding{"secret-access", owner, "lacks " + action + " on " + id})
+				}
+			}
+		}
+	}
 	for _, s := range sts {
 		if !strings.EqualFold(s.effect, "Allow") {
 			continue

@@ -75,6 +75,7 @@ func TestChecksReportBrokenTemplates(t *testing.T) {
 			"secretsmanager:GetSecretValue": {"TokenSecret", "CredentialsSecret"},
 			"secretsmanager:PutSecretValue": {"TokenSecret"},
 		}},
+		NeedsSecrets: map[string]SecretAccess{"QueryTriggerFunction": {"secretsmanager:GetSecretValue": {"TokenSecret"}}},
 	}
 	tests := []struct {
 		name     string
@@ -94,6 +95,9 @@ func TestChecksReportBrokenTemplates(t *testing.T) {
 			"secret-access: QueryTriggerFunction: secretsmanager:putsecretvalue on CredentialsSecret is not needed"},
 		{"secret by literal arn", "Resource: !Ref TokenSecret\n            - Effect", "Resource: arn:aws:secretsmanager:us-east-1:1:secret:x\n            - Effect",
 			"not a Ref to a secret of this template"},
+		{"missing needed access", "Action: secretsmanager:GetSecretValue\n              Resource: !Ref TokenSecret",
+			"Action: secretsmanager:DescribeSecret\n              Resource: !Ref TokenSecret",
+			"secret-access: QueryTriggerFunction: lacks secretsmanager:GetSecretValue on TokenSecret"},
 		{"unreviewable policy", "      Policies:\n", "      Policies:\n        - SecretsManagerReadWrite\n", "managed policy SecretsManagerReadWrite cannot be reviewed"},
 		{"api without iam", "DefaultAuthorizer: AWS_IAM", "DefaultAuthorizer: MyJwt", "api-auth: Api: HttpApi without Auth.DefaultAuthorizer: AWS_IAM"},
 		{"route authorizer off", "Path: /query", "Path: /query\n            Auth:\n              Authorizer: NONE", "route authorizer is NONE"},
