@@ -2,6 +2,8 @@ package datacloudtest
 
 import (
 	"bytes"
+	"compress/gzip"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -215,5 +217,50 @@ func TestListenRefusesNonLoopback(t *testing.T) {
 	}
 	if err := CheckLoopback("0.0.0.0:1"); err == nil || !strings.Contains(err.Error(), "not a loopback address") {
 		t.Errorf("0.0.0.0: %v", err)
+	}
+}
+
+func TestGzipAnswers(t *testing.T) {
+	e := newEnv(t, Options{})
+	tok := e.tenantToken()
+	id := e.createJob(tok, "gz", "upsert")
+	mustStatus(t, e.do("PATCH", "/api/v1/ingest/jobs/"+id, tok, map[string]string{"state": "Aborted"}, ""), 200)
+	for _, tc := range []struct {
+		name, method, path string
+		code               int
+		gzipped            bool
+	}{
+		{"job", "GET", "/api/v1/ingest/jobs/" + id, 200, true},
+		{"error", "GET", "/api/v1/ingest/jobs/none", 404, true},
+		{"no content", "DELETE", "/api/v1/ingest/jobs/" + id, 204, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, e.run.URL+tc.path, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("Accept-Encoding", "gzip") // set by hand: the transport leaves the body compressed
+			res, err := e.http.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			raw, _ := io.ReadAll(res.Body)
+			if res.StatusCode != tc.code || (res.Header.Get("Content-Encoding") == "gzip") != tc.gzipped {
+				t.Fatalf("status %d encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+			}
+			if !tc.gzipped {
+				if len(raw) != 0 {
+					t.Fatalf("body %q", raw)
+				}
+				return
+			}
+			zr, err := gzip.NewReader(bytes.NewReader(raw))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plain, err := io.ReadAll(zr)
+			if err != nil || !json.Valid(plain) {
+				t.Fatalf("gunzipped %q: %v", plain, err)
+			}
+		})
 	}
 }

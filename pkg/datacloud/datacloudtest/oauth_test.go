@@ -168,6 +168,20 @@ func TestExchange(t *testing.T) {
 			t.Errorf("access token has %d parts, want a JWT-looking 3", len(parts))
 		}
 	})
+	t.Run("dataspace recorded", func(t *testing.T) {
+		code, body := exchange(valid("dataspace", "sales"))
+		if code != 200 {
+			t.Fatalf("%d %v", code, body)
+		}
+		info, ok := e.s.Token(body["access_token"].(string))
+		if !ok || !info.Tenant || info.Dataspace != "sales" || info.Username != testUser || info.ClientID != testClientID ||
+			info.ExpiresAt.Sub(info.IssuedAt) != 90*time.Minute || info.Revoked {
+			t.Fatalf("token info %+v", info)
+		}
+		if _, ok := e.s.Token("nope"); ok {
+			t.Fatal("unknown token described")
+		}
+	})
 	for _, tc := range []struct {
 		name string
 		form url.Values

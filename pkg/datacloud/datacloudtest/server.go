@@ -202,6 +202,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.applyFault(rec, r) {
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, "/api/") && acceptsGzip(r) {
+		gz := &gzipWriter{ResponseWriter: rec}
+		defer gz.finish()
+		s.mux.ServeHTTP(gz, r)
+		return
+	}
 	s.mux.ServeHTTP(rec, r)
 }
 

@@ -241,3 +241,31 @@ func (s *Server) IssueTenantToken(username string) string {
 	core := s.issueCoreLocked(&App{ClientID: "datacloudtest"}, username)
 	return s.issueTenantLocked(core, "").value
 }
+
+// TokenInfo describes an issued token, for tests that check what a client asked for.
+type TokenInfo struct {
+	Tenant    bool // a Data Cloud token (else a core token)
+	ClientID  string
+	Username  string
+	Dataspace string // the exchange's dataspace ("" when none was sent)
+	IssuedAt  time.Time
+	ExpiresAt time.Time
+	Revoked   bool
+}
+
+// Token describes an issued core or Data Cloud token.
+func (s *Server) Token(value string) (TokenInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t, ok := s.tenant[value]
+	if !ok {
+		t, ok = s.core[value]
+	}
+	if !ok {
+		return TokenInfo{}, false
+	}
+	return TokenInfo{
+		Tenant: t.tenant, ClientID: t.clientID, Username: t.username, Dataspace: t.dataspace,
+		IssuedAt: t.issued, ExpiresAt: t.expires, Revoked: t.revoked,
+	}, true
+}
