@@ -24,6 +24,11 @@
 //	POST /api/v1/query, POST /api/v2/query, GET /api/v2/query/{nextBatchId}
 //	GET  /api/v1/metadata (and /api/v1/metadata/)
 //
+// Tenant answers carry the gateway's x-ratelimit-*, x-trace-id and server headers, and are
+// gzip-compressed when the request accepts gzip (Go's transport undoes that by itself).
+// Inspection: Records, Objects, Jobs, Job, JobData, Requests, IssuedSecrets, Token,
+// TenantTokens; control: Revoke, RevokeAll, SetClock, IssueTenantToken, InjectFault, ClearFaults.
+//
 // # Choices where Salesforce's behaviour is not documented
 //
 //   - An assertion whose exp lies more than Options.MaxAssertionLifetime (3 minutes) ahead
