@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -38,15 +39,19 @@ const csvReadChunk = 128 << 10
 // small file never costs a full-sized part buffer.
 const csvMinBuffer = 64 << 10
 
+// csvBufPool recycles part buffers between splitters (one per file): a Lambda invocation
+// splitting many files would otherwise allocate, zero and grow a buffer of up to a part's size
+// for each of them.
+var csvBufPool sync.Pool // of *[]byte
+
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
-// Scanner states within the record being scanned.
+// Scanner states.
 const (
-	csvFieldStart = iota // at the first byte of a field
-	csvUnquoted          // inside an unquoted field
-	csvQuoted            // inside a quoted field
-	csvQuoteSeen         // just after a '"' inside a quoted field: escaped quote or closing quote
-	csvQuoteCR           // after a closing quote and a '\r': only '\n' or EOF may follow
+	csvOutside   = iota // outside quotes: in an unquoted field or at the start of a field
+	csvQuoted           // inside a quoted field
+	csvQuoteSeen        // just after a '"' inside a quoted field: escaped quote or closing quote
+	csvQuoteCR          // after a closing quote and a '\r': only '\n' or EOF may follow
 )
 
 // CSVSplitter cuts an RFC 4180 CSV stream into parts of at most maxPartBytes bytes for bulk
@@ -55,8 +60,10 @@ const (
 // and LF; line endings are preserved, including a missing final newline. Parts are as full as
 // the record boundaries allow.
 //
-// Memory is constant: one part buffer (grown up to maxPartBytes) that is reused for every part;
-// nothing is allocated per record.
+// Memory is constant: one part buffer (grown up to maxPartBytes, recycled between splitters)
+// that is reused for every part; nothing is allocated per record. The scanner searches whole
+// runs of bytes outside quotes at once (SIMD IndexByte and Count), so unquoted records cost no
+// per-record work beyond counting their line ends.
 //
 // Input rules:
 //   - a UTF-8 byte order mark at the start is dropped, so the first field name matches the
@@ -64,7 +71,7 @@ const (
 //   - the input must be valid UTF-8;
 //   - a quote may only open a field; inside a quoted field a quote is doubled; a closing quote
 //     is followed by a comma, a line ending or the end of the input (as encoding/csv without
-//     LazyQuotes);
+//     LazyQuotes); a lone CR outside quotes is field data, as in encoding/csv;
 //   - blank lines (an empty line between records) are not records: they travel with the
 //     preceding record when it has room in the part, and are dropped only when they would leave
 //     a part without any record (trailing blank lines that do not fit, a header followed only by
@@ -79,12 +86,16 @@ type CSVSplitter struct {
 	maxPart  int
 	noHeader bool
 
-	buf       []byte // buf[:hdrLen] is the header; then the records of the current part
-	hdrLen    int
-	header    []byte // owned copy for Header()
-	committed int    // end of the last complete record (or blank line) in buf
-	validated int    // buf[:validated] is known to be valid UTF-8
-	baseLine  int    // line number of buf[hdrLen]
+	// buf[:hdrLen] is the header, then the records of the current part. It holds at most
+	// maxPart+2 bytes: the extra bytes tell a record that ends exactly at the part size from
+	// one that goes on, and a blank line from a record. Only buf[:maxPart] is scanned.
+	buf        []byte
+	hdrLen     int
+	needHeader bool   // the header row has not ended yet
+	header     []byte // owned copy for Header()
+	committed  int    // end of the last complete record (or blank line) in buf
+	validated  int    // buf[:validated] is known to be valid UTF-8
+	baseLine   int    // line number of buf[hdrLen]
 
 	// the record being scanned
 	recStart   int
@@ -113,17 +124,42 @@ func NewCSVSplitter(r io.Reader, maxPartBytes int, opts ...SplitOption) (*CSVSpl
 		o(&cfg)
 	}
 	s := &CSVSplitter{
-		r:        r,
-		maxPart:  maxPartBytes,
-		noHeader: cfg.noHeader,
-		buf:      make([]byte, 0, min(maxPartBytes+1, csvMinBuffer)+len(utf8BOM)),
-		baseLine: 1,
+		r:          r,
+		maxPart:    maxPartBytes,
+		noHeader:   cfg.noHeader,
+		needHeader: !cfg.noHeader,
+		baseLine:   1,
 	}
+	s.buf = csvGetBuffer(min(s.bufLimit(), csvMinBuffer))
 	if err := s.start(); err != nil {
-		s.err = err
+		s.fail(err)
 		return nil, err
 	}
 	return s, nil
+}
+
+// bufLimit is the largest the buffer gets: a part and two bytes more (room for a BOM at least).
+func (s *CSVSplitter) bufLimit() int { return max(s.maxPart+2, len(utf8BOM)) }
+
+func csvGetBuffer(size int) []byte {
+	if p, ok := csvBufPool.Get().(*[]byte); ok && cap(*p) >= size {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+// fail records a sticky error and recycles the buffer: no part is valid after an error.
+func (s *CSVSplitter) fail(err error) {
+	s.err = err
+	s.release()
+}
+
+func (s *CSVSplitter) release() {
+	if s.buf != nil {
+		b := s.buf[:0]
+		csvBufPool.Put(&b)
+		s.buf = nil
+	}
 }
 
 // start strips a BOM, rejects empty input and reads the header row.
@@ -141,50 +177,31 @@ func (s *CSVSplitter) start() error {
 			return err
 		}
 	}
-	if len(s.buf) == 0 && s.eof {
+	if len(s.buf) == 0 {
 		return &CSVError{Line: 1, Column: 1, Msg: "empty file"}
 	}
-	if s.noHeader {
-		return nil
-	}
-	for {
-		end, blank, more, err := s.scan()
-		if err != nil {
+	for s.needHeader {
+		if err := s.scan(); err != nil {
 			return err
 		}
-		if !more {
-			if end < 0 { // impossible: the input is not empty
-				return &CSVError{Line: 1, Column: 1, Msg: "empty file"}
-			}
-			if blank {
-				return &CSVError{Line: 1, Column: 1, Msg: "header row is blank"}
-			}
-			if end > s.maxPart {
-				return s.headerTooLarge()
-			}
-			if err := s.checkUTF8(end); err != nil {
+		switch {
+		case !s.needHeader:
+		case s.atEOF():
+			if err := s.finishEOF(); err != nil {
 				return err
 			}
-			s.hdrLen, s.committed, s.validated, s.recStart, s.pos = end, end, end, end, end
-			s.state = csvFieldStart
-			s.header = bytes.Clone(s.buf[:end])
-			s.baseLine = 1 + bytes.Count(s.header, []byte{'\n'})
-			return nil
-		}
-		if len(s.buf) > s.maxPart {
-			return s.headerTooLarge()
-		}
-		if err := s.fill(); err != nil {
-			return err
+		case len(s.buf) > s.maxPart:
+			if err := s.checkUTF8(len(s.buf)); err != nil {
+				return err
+			}
+			return &CSVError{Line: 1, Column: 1, Msg: fmt.Sprintf("header row is larger than the part size of %d bytes", s.maxPart)}
+		default:
+			if err := s.fill(); err != nil {
+				return err
+			}
 		}
 	}
-}
-
-func (s *CSVSplitter) headerTooLarge() error {
-	if err := s.checkUTF8(len(s.buf)); err != nil {
-		return err
-	}
-	return &CSVError{Line: 1, Column: 1, Msg: fmt.Sprintf("header row is larger than the part size of %d bytes", s.maxPart)}
+	return s.checkUTF8(s.hdrLen)
 }
 
 // Header returns the header row as it starts every part, line ending included and BOM
@@ -205,16 +222,20 @@ func (s *CSVSplitter) Next() ([]byte, error) {
 		return nil, s.err
 	}
 	if s.done {
+		s.release()
 		return nil, io.EOF
 	}
 	if s.carry {
-		s.baseLine += bytes.Count(s.buf[s.hdrLen:s.committed], []byte{'\n'})
-		s.shiftDown(s.committed)
+		s.dropTo(s.committed)
 		s.carry = false
 	}
 	part, err := s.next()
+	if err == io.EOF {
+		s.release()
+		return nil, err
+	}
 	if err != nil {
-		s.err = err
+		s.fail(err)
 		return nil, err
 	}
 	return part, nil
@@ -222,27 +243,14 @@ func (s *CSVSplitter) Next() ([]byte, error) {
 
 func (s *CSVSplitter) next() ([]byte, error) {
 	for {
-		end, blank, more, err := s.scan()
-		if err != nil {
+		if err := s.scan(); err != nil {
 			return nil, err
 		}
 		switch {
-		case !more && end > s.maxPart:
-			// A complete record (or blank line) that does not fit in this part: rescan it once
-			// it has moved behind the header.
-			s.pos, s.state = s.recStart, csvFieldStart
-			if blank && s.partRecords == 0 {
-				s.committed = end // nothing to travel with: drop it with the blank lines before it
+		case s.atEOF():
+			if err := s.finishEOF(); err != nil {
+				return nil, err
 			}
-			if part, err := s.full(); part != nil || err != nil {
-				return part, err
-			}
-		case !more && end >= 0:
-			s.committed, s.recStart, s.pos, s.state = end, end, end, csvFieldStart
-			if !blank {
-				s.partRecords++
-			}
-		case !more: // end of input, no record pending
 			s.done = true
 			if s.partRecords == 0 {
 				return nil, io.EOF
@@ -251,7 +259,7 @@ func (s *CSVSplitter) next() ([]byte, error) {
 				return nil, err
 			}
 			return s.emit(), nil
-		case len(s.buf) > s.maxPart:
+		case len(s.buf) > s.maxPart && (s.eof || len(s.buf) == s.bufLimit()):
 			if part, err := s.full(); part != nil || err != nil {
 				return part, err
 			}
@@ -266,8 +274,12 @@ func (s *CSVSplitter) next() ([]byte, error) {
 	}
 }
 
-// full handles a full buffer with a record that does not fit: it returns the current part, makes
-// room by dropping blank lines that have no record to travel with, or reports a record too large.
+// atEOF reports whether all input is in the buffer and scanned.
+func (s *CSVSplitter) atEOF() bool { return s.eof && len(s.buf) <= s.maxPart }
+
+// full handles a full buffer whose pending record does not fit: it returns the current part,
+// makes room by dropping blank lines that have no record to travel with, or reports a record
+// too large.
 func (s *CSVSplitter) full() ([]byte, error) {
 	if s.partRecords > 0 {
 		if err := s.checkUTF8(s.committed); err != nil {
@@ -277,8 +289,16 @@ func (s *CSVSplitter) full() ([]byte, error) {
 		return s.emit(), nil
 	}
 	if s.committed > s.hdrLen {
-		s.baseLine += bytes.Count(s.buf[s.hdrLen:s.committed], []byte{'\n'})
-		s.shiftDown(s.committed)
+		s.dropTo(s.committed)
+		return nil, nil
+	}
+	// A blank line in the extra bytes has no record to travel with.
+	switch rest := s.buf[s.recStart:]; {
+	case rest[0] == '\n' || s.eof && string(rest) == "\r":
+		s.dropTo(s.recStart + 1)
+		return nil, nil
+	case bytes.HasPrefix(rest, []byte("\r\n")):
+		s.dropTo(s.recStart + 2)
 		return nil, nil
 	}
 	if err := s.checkUTF8(len(s.buf)); err != nil {
@@ -298,35 +318,38 @@ func (s *CSVSplitter) emit() []byte {
 	return s.buf[:s.committed]
 }
 
-// shiftDown moves buf[from:] to just behind the header, adjusting the scan positions. The
-// buffer has one byte more than maxPart: reading it tells a record that ends exactly at the
-// part size from one that continues.
-func (s *CSVSplitter) shiftDown(from int) {
+// dropTo moves buf[from:] to just behind the header, adjusting the positions; the bytes before
+// it (a returned part, or blank lines) are gone.
+func (s *CSVSplitter) dropTo(from int) {
 	d := from - s.hdrLen
 	if d == 0 {
 		return
 	}
+	s.baseLine += bytes.Count(s.buf[s.hdrLen:from], []byte{'\n'})
 	n := copy(s.buf[s.hdrLen:], s.buf[from:])
 	s.buf = s.buf[:s.hdrLen+n]
 	s.committed = s.hdrLen
 	s.validated = max(s.validated-d, s.hdrLen)
-	// Dropped blank lines may include the position being rescanned.
-	s.recStart = max(s.recStart-d, s.hdrLen)
-	s.pos = max(s.pos-d, s.hdrLen)
+	if s.pos < from { // a dropped blank line was being scanned
+		s.recStart, s.pos, s.state = from, from, csvOutside
+	}
+	s.recStart -= d
+	s.pos -= d
 	s.quoteStart -= d
 }
 
-// fill reads more input into the buffer, growing it up to maxPart.
+// fill reads more input into the buffer, growing it up to bufLimit.
 func (s *CSVSplitter) fill() error {
 	if s.eof {
 		return nil
 	}
+	limit := s.bufLimit()
 	if len(s.buf) == cap(s.buf) {
-		nb := make([]byte, len(s.buf), max(min(2*cap(s.buf), s.maxPart+1), len(s.buf)+1))
+		nb := make([]byte, len(s.buf), min(2*cap(s.buf), limit))
 		copy(nb, s.buf)
 		s.buf = nb
 	}
-	end := min(cap(s.buf), len(s.buf)+csvReadChunk)
+	end := min(cap(s.buf), len(s.buf)+csvReadChunk, limit)
 	for range 100 {
 		n, err := s.r.Read(s.buf[len(s.buf):end])
 		s.buf = s.buf[:len(s.buf)+n]
@@ -345,111 +368,152 @@ func (s *CSVSplitter) fill() error {
 	return fmt.Errorf("datacloud: csv: read: %w", io.ErrNoProgress)
 }
 
-// scan advances the record being scanned over the buffered bytes. It returns the end of the
-// record (after its line ending) with more=false when the record completed, end=-1 and
-// more=false at the end of the input with no record pending, or more=true when it needs more
-// input. blank reports an empty line.
-func (s *CSVSplitter) scan() (end int, blank bool, more bool, err error) {
-	buf := s.buf
+// scan advances over buf[pos:min(len, maxPart)], committing every record that ends there.
+func (s *CSVSplitter) scan() error {
+	buf := s.buf[:min(len(s.buf), s.maxPart)]
 	n := len(buf)
 	p := s.pos
-	for {
+	for p < n {
 		switch s.state {
-		case csvFieldStart:
-			if p >= n {
-				s.pos = p
-				if !s.eof {
-					return 0, false, true, nil
-				}
-				if p == s.recStart {
-					return -1, false, false, nil
-				}
-				return n, false, false, nil // "a,<EOF>": last field empty
+		case csvOutside:
+			// The hot path: one search for a quote over everything buffered, then the line
+			// ends before it are records (or blank lines).
+			seg := buf[p:]
+			q := bytes.IndexByte(seg, '"')
+			if q >= 0 {
+				seg = seg[:q]
 			}
-			if buf[p] == '"' {
-				s.quoteStart = p
-				s.state = csvQuoted
-				p++
-				continue
+			if err := s.commitLines(p, seg); err != nil {
+				return err
 			}
-			s.state = csvUnquoted
-		case csvUnquoted:
-			// The hot path: one SIMD search for the line end and one for a quote in the line.
-			seg := buf[p:n]
-			nl := bytes.IndexByte(seg, '\n')
-			line := seg
-			if nl >= 0 {
-				line = seg[:nl]
-			}
-			if q := bytes.IndexByte(line, '"'); q >= 0 {
-				at := p + q
-				if at != s.recStart && buf[at-1] != ',' {
-					return 0, false, false, s.failAt(at, `bare " in non-quoted field`)
-				}
-				s.quoteStart = at
-				s.state = csvQuoted
-				p = at + 1
-				continue
-			}
-			if nl < 0 {
-				s.pos = n
-				if !s.eof {
-					return 0, false, true, nil
-				}
-				if n == s.recStart {
-					return -1, false, false, nil
-				}
-				return n, n-s.recStart == 1 && buf[s.recStart] == '\r', false, nil
-			}
-			end := p + nl + 1
-			size := end - s.recStart
-			blank := size == 1 || (size == 2 && buf[s.recStart] == '\r')
-			return end, blank, false, nil
-		case csvQuoted:
-			q := bytes.IndexByte(buf[p:n], '"')
 			if q < 0 {
-				s.pos = n
-				if !s.eof {
-					return 0, false, true, nil
-				}
-				if err := s.checkUTF8(n); err != nil {
-					return 0, false, false, err
-				}
-				line, col := s.lineCol(s.quoteStart)
-				return 0, false, false, &CSVError{Line: line, Column: col, Msg: "quoted field is not terminated"}
+				p = n
+				continue
+			}
+			at := p + q
+			if at != s.recStart && buf[at-1] != ',' {
+				return s.failAt(at, `bare " in non-quoted field`)
+			}
+			s.quoteStart = at
+			s.state = csvQuoted
+			p = at + 1
+		case csvQuoted:
+			q := bytes.IndexByte(buf[p:], '"')
+			if q < 0 {
+				p = n
+				continue
 			}
 			p += q + 1
 			s.state = csvQuoteSeen
-		case csvQuoteSeen, csvQuoteCR:
-			if p >= n {
-				s.pos = p
-				if !s.eof {
-					return 0, false, true, nil
-				}
-				return n, false, false, nil
-			}
-			c := buf[p]
-			if s.state == csvQuoteCR {
-				if c == '\n' {
-					return p + 1, false, false, nil
-				}
-				return 0, false, false, s.failAt(p-2, `extraneous or missing " in quoted field`)
-			}
-			switch c {
+		case csvQuoteSeen:
+			switch buf[p] {
 			case '"':
 				s.state = csvQuoted
 			case ',':
-				s.state = csvFieldStart
+				s.state = csvOutside
 			case '\n':
-				return p + 1, false, false, nil
+				s.state = csvOutside
+				if err := s.commit(p+1, false); err != nil {
+					return err
+				}
 			case '\r':
 				s.state = csvQuoteCR
 			default:
-				return 0, false, false, s.failAt(p-1, `extraneous or missing " in quoted field`)
+				return s.failAt(p-1, `extraneous or missing " in quoted field`)
 			}
 			p++
+		case csvQuoteCR:
+			if buf[p] != '\n' {
+				return s.failAt(p-2, `extraneous or missing " in quoted field`)
+			}
+			p++
+			s.state = csvOutside
+			if err := s.commit(p, false); err != nil {
+				return err
+			}
 		}
 	}
+	s.pos = p
+	return nil
+}
+
+// commitLines commits the records ended by the line ends in seg, a run of bytes outside quotes
+// starting at buffer position p.
+func (s *CSVSplitter) commitLines(p int, seg []byte) error {
+	first := bytes.IndexByte(seg, '\n')
+	if first < 0 {
+		return nil
+	}
+	if err := s.commit(p+first+1, s.isBlank(p+first+1)); err != nil {
+		return err
+	}
+	// One pass over the line ends: a line is blank when it is empty or a lone '\r'.
+	records := 0
+	i := first + 1
+	for {
+		j := bytes.IndexByte(seg[i:], '\n')
+		if j < 0 {
+			break
+		}
+		if j > 1 || j == 1 && seg[i] != '\r' {
+			records++
+		}
+		i += j + 1
+	}
+	s.partRecords += records
+	s.committed = p + i
+	s.recStart = s.committed
+	return nil
+}
+
+// isBlank reports whether the record from recStart to end (after its '\n') is an empty line.
+func (s *CSVSplitter) isBlank(end int) bool {
+	size := end - s.recStart
+	return size == 1 || size == 2 && s.buf[s.recStart] == '\r'
+}
+
+// commit ends the record being scanned at end; the first one is the header row.
+func (s *CSVSplitter) commit(end int, blank bool) error {
+	if !s.needHeader {
+		s.commitPlain(end, blank)
+		return nil
+	}
+	if blank {
+		return &CSVError{Line: 1, Column: 1, Msg: "header row is blank"}
+	}
+	s.needHeader = false
+	s.header = bytes.Clone(s.buf[:end])
+	s.hdrLen, s.committed, s.recStart = end, end, end
+	s.baseLine = 1 + bytes.Count(s.header, []byte{'\n'})
+	return nil
+}
+
+func (s *CSVSplitter) commitPlain(end int, blank bool) {
+	s.committed, s.recStart = end, end
+	if !blank {
+		s.partRecords++
+	}
+}
+
+// finishEOF ends the last record at the end of the input, which may lack a line ending.
+func (s *CSVSplitter) finishEOF() error {
+	n := len(s.buf)
+	switch s.state {
+	case csvQuoted:
+		if err := s.checkUTF8(n); err != nil {
+			return err
+		}
+		line, col := s.lineCol(s.quoteStart)
+		return &CSVError{Line: line, Column: col, Msg: "quoted field is not terminated"}
+	case csvOutside:
+		if s.recStart == n {
+			return nil
+		}
+		// encoding/csv drops a '\r' before EOF, so a lone "\r" is an empty line.
+		return s.commit(n, n-s.recStart == 1 && s.buf[s.recStart] == '\r')
+	}
+	s.state = csvOutside
+	return s.commit(n, false)
 }
 
 // failAt reports a syntax error at buffer position at, unless invalid UTF-8 comes first.

@@ -1,0 +1,161 @@
+package datacloud
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"sync"
+	"testing"
+)
+
+// onlyReader hides bytes.Reader's WriterTo, so io.Copy has to move the bytes through a buffer as
+// it does for an S3 or gzip body (otherwise the baseline is one Write of the whole slice).
+type onlyReader struct{ r io.Reader }
+
+func (o onlyReader) Read(p []byte) (int, error) { return o.r.Read(p) }
+
+var (
+	benchCSVMu    sync.Mutex
+	benchCSVCache = map[int][]byte{}
+)
+
+// benchCSV returns a deterministic CSV of about size bytes: a header and records of ~100 bytes,
+// every fourth with a quoted field holding a comma, doubled quotes and a CRLF line break.
+func benchCSV(size int) []byte {
+	benchCSVMu.Lock()
+	defer benchCSVMu.Unlock()
+	if b, ok := benchCSVCache[size]; ok {
+		return b
+	}
+	var buf bytes.Buffer
+	buf.Grow(size + 256)
+	buf.WriteString("id,name,email,notes,amount,created\r\n")
+	for i := 0; buf.Len() < size; i++ {
+		id := strconv.Itoa(i)
+		buf.WriteString(id)
+		buf.WriteString(",Customer ")
+		buf.WriteString(id)
+		buf.WriteString(",user")
+		buf.WriteString(id)
+		buf.WriteString("@example.com,")
+		if i%4 == 0 {
+			buf.WriteString("\"called back, said \"\"later\"\"\r\nsecond line of the note\",")
+		} else {
+			buf.WriteString("plain note without specials,")
+		}
+		buf.WriteString(strconv.Itoa(i * 37 % 10000))
+		buf.WriteString(".50,2026-11-28T16:00:00.000Z\n")
+	}
+	benchCSVCache[size] = buf.Bytes()
+	return buf.Bytes()
+}
+
+// splitBench splits data once, failing on any error.
+func splitBench(b *testing.B, data []byte, maxPart int) (parts int) {
+	s, err := NewCSVSplitter(onlyReader{bytes.NewReader(data)}, maxPart)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for {
+		_, err := s.Next()
+		if err == io.EOF {
+			return parts
+		}
+		if err != nil {
+			b.Fatal(err)
+		}
+		parts++
+	}
+}
+
+// BenchmarkCSVSplitter splits 64 MiB with the default part size (one part; the buffer grows to
+// hold it) and with 8 MiB parts (the buffer stays at 8 MiB). Compare with BenchmarkIOCopyBaseline.
+func BenchmarkCSVSplitter(b *testing.B) {
+	data := benchCSV(64 << 20)
+	for _, maxPart := range []int{150_000_000, 8 << 20} {
+		b.Run(fmt.Sprintf("64MiB/part=%d", maxPart), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				splitBench(b, data, maxPart)
+			}
+		})
+	}
+}
+
+// BenchmarkCSVSplitterInputSize shows that allocations do not grow with the input: with the part
+// size fixed, 8 MiB and 64 MiB inputs allocate the same.
+func BenchmarkCSVSplitterInputSize(b *testing.B) {
+	for _, size := range []int{8 << 20, 64 << 20} {
+		data := benchCSV(size)
+		b.Run(fmt.Sprintf("input=%dMiB/part=4MiB", size>>20), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				splitBench(b, data, 4<<20)
+			}
+		})
+	}
+}
+
+// BenchmarkIOCopyBaseline copies the same 64 MiB to io.Discard: the floor for any splitter.
+func BenchmarkIOCopyBaseline(b *testing.B) {
+	data := benchCSV(64 << 20)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := io.Copy(io.Discard, onlyReader{bytes.NewReader(data)}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPacker packs 300-byte records into 200,000-byte bodies and reports the average fill.
+func BenchmarkPacker(b *testing.B) {
+	p := NewPacker(200_000)
+	b.SetBytes(int64(len(record300)))
+	b.ReportAllocs()
+	total, bodies := 0, 0
+	for b.Loop() {
+		body, err := p.Add(record300)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if body != nil {
+			total += len(body)
+			bodies++
+		}
+	}
+	if bodies > 0 {
+		b.ReportMetric(float64(total)/float64(bodies)/200_000*100, "fill%")
+	}
+}
+
+// BenchmarkRecordReader reads JSONL records of ~300 bytes.
+func BenchmarkRecordReader(b *testing.B) {
+	var in bytes.Buffer
+	for i := 0; in.Len() < 8<<20; i++ {
+		rec, _ := json.Marshal(map[string]any{"id": i, "name": fmt.Sprintf("Customer %d", i), "note": string(bytes.Repeat([]byte("x"), 240))})
+		in.Write(rec)
+		in.WriteByte('\n')
+	}
+	data := in.Bytes()
+	for _, format := range []RecordFormat{FormatJSONLines} {
+		b.Run("jsonl", func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				rr := NewRecordReader(onlyReader{bytes.NewReader(data)}, format)
+				for {
+					if _, err := rr.Next(); err == io.EOF {
+						break
+					} else if err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
+	}
+}
