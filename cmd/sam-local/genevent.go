@@ -117,13 +117,14 @@ func sqsS3Event(objs ...objectInfo) (events.SQSEvent, error) {
 
 // eventBridgeS3Event is the "Object Created" event S3 sends to EventBridge.
 func eventBridgeS3Event(o objectInfo) (events.EventBridgeEvent, error) {
+	object := map[string]any{"key": encodeS3Key(o.Key), "size": o.Size, "etag": o.ETag, "sequencer": sequencer(o.Time)}
+	if o.VersionID != "" {
+		object["version-id"] = o.VersionID
+	}
 	detail, err := json.Marshal(map[string]any{
-		"version": "0",
-		"bucket":  map[string]string{"name": o.Bucket},
-		"object": map[string]any{
-			"key": encodeS3Key(o.Key), "size": o.Size, "etag": o.ETag,
-			"version-id": o.VersionID, "sequencer": sequencer(o.Time),
-		},
+		"version":           "0",
+		"bucket":            map[string]string{"name": o.Bucket},
+		"object":            object,
 		"request-id":        "57H08PA84AB1JZW0",
 		"requester":         eventAccount,
 		"source-ip-address": "127.0.0.1",
@@ -232,6 +233,7 @@ func compactEvent(v any) ([]byte, error) {
 		return nil, err
 	}
 	raw = bytes.ReplaceAll(raw, []byte(`"urlDecodedKey":"",`), nil)
+	raw = bytes.ReplaceAll(raw, []byte(`"versionId":"",`), nil)
 	raw = bytes.ReplaceAll(raw, []byte(`,"authentication":{"clientCert":{"clientCertPem":"","issuerDN":"","serialNumber":"","subjectDN":"","validity":{"notAfter":"","notBefore":""}}}`), nil)
 	return raw, nil
 }
@@ -248,7 +250,7 @@ func cmdGenerateEvent(args []string, stdout io.Writer) error {
 	key := fs.String("key", "ingest/crm_api/Contact/2026/11/28/contacts export.csv", "object key (not encoded; the event encodes it)")
 	etag := fs.String("etag", "0123456789abcdef0123456789abcdef", "object ETag")
 	size := fs.Int64("size", 1024, "object size in bytes")
-	version := fs.String("version-id", "3HL4kqtJlcpXroDTDmJ-rmSpXd3dIbrHY", "object version id")
+	version := fs.String("version-id", "", "object version id (empty: an unversioned object, no versionId)")
 	method := fs.String("method", "POST", "HTTP method")
 	path := fs.String("path", "/query", "HTTP path")
 	query := fs.String("query", "", "raw query string")
