@@ -125,6 +125,36 @@ func TestIngestBulk(t *testing.T) {
 			noOpenJobs(t, w.DC)
 		})
 
+		t.Run("more than 100 uploads roll over into new jobs; job ids in the tag end with +N", func(t *testing.T) {
+			// About 14 records per 300-byte part: over 600 parts, so 7 jobs, whose ids
+			// (36 characters each) do not all fit in a 256-character tag value.
+			data := csvOf(0, 8600)
+			o := w.put("ingest/"+source+"/Roll/big.csv", data, "")
+			mustSucceed(t, ing.invoke(w.s3Event(o)))
+			tags := w.wantOutcome(t, o.Key, "ingested", 8600)
+			jobs := jobsOf(w.DC, "Roll")
+			if len(jobs) < 7 {
+				t.Fatalf("%d jobs, want at least 7 (100 uploads each)", len(jobs))
+			}
+			for _, j := range jobs {
+				if j.Uploads > 100 || j.State != datacloudtest.StateJobComplete {
+					t.Errorf("job %s: %d uploads, state %s; want at most 100 and complete", j.ID, j.Uploads, j.State)
+				}
+			}
+			tag := tags["datacloud-job"]
+			fields := strings.Fields(tag)
+			listed := fields[:len(fields)-1]
+			if len(tag) > 256 || fields[len(fields)-1] != fmt.Sprintf("+%d", len(jobs)-len(listed)) {
+				t.Errorf("datacloud-job %q (%d chars), want the ids that fit then +%d", tag, len(tag), len(jobs)-len(listed))
+			}
+			for i, id := range listed {
+				if id != jobs[i].ID {
+					t.Errorf("tag id %d = %s, want %s", i, id, jobs[i].ID)
+				}
+			}
+			wantRecords(t, w.DC, "Roll", 8600)
+		})
+
 		t.Run("header-only CSV does no Data Cloud work", func(t *testing.T) {
 			n := len(w.DC.Requests())
 			o := w.put("ingest/"+source+"/HeaderOnly/h.csv", []byte("id,name,score\n"), "")

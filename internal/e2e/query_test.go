@@ -180,6 +180,13 @@ func TestQueryUpstreamErrors(t *testing.T) {
 			{"upstream 500", &datacloudtest.Fault{Route: "POST /api/v2/query", Status: 500}, nil, 502},
 			{"upstream connection reset", &datacloudtest.Fault{Route: "POST /api/v2/query", Reset: true}, nil, 502},
 			{"no usable token", nil, func(w *world) { w.putSecret(w.TokenSecret, "{}") }, 503},
+			{"instance URL not allowed", nil, func(w *world) {
+				// A token whose instance is not in DATACLOUD_ALLOWED_HOSTS is never sent there.
+				tok := w.readStored()
+				tok.InstanceURL = strings.Replace(tok.InstanceURL, "127.0.0.1", "127.0.0.2", 1)
+				b, _ := json.Marshal(tok)
+				w.putSecret(w.TokenSecret, string(b))
+			}, 502},
 		}
 		for _, tc := range tests {
 			t.Run(tc.name, func(t *testing.T) {

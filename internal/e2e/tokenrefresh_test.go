@@ -51,6 +51,9 @@ func parseStored(t *testing.T, raw string) storedToken {
 func TestTokenRefresh(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be *backend) {
 		w := newWorld(t, be, datacloudtest.Options{TokenTTL: 2 * time.Hour})
+		if err := w.DC.RegisterApp(datacloudtest.App{ClientID: clientID, Usernames: []string{username}, CertificatePEM: w.Key.CertPEM, Dataspaces: []string{"sales"}}); err != nil {
+			t.Fatal(err)
+		}
 		tr := w.start("tokenrefresh", fnOptions{})
 
 		t.Run("scheduled with no stored token refreshes", func(t *testing.T) {
@@ -112,6 +115,21 @@ func TestTokenRefresh(t *testing.T) {
 			if ans := decode[refreshAnswer](t, wide.invoke(scheduledEvent)); !ans.Refreshed {
 				t.Errorf("token expiring in 90m with a 2h margin: answer %+v, want refreshed", ans)
 			}
+		})
+
+		t.Run("dataspace from the credentials", func(t *testing.T) {
+			var c map[string]string
+			_ = json.Unmarshal([]byte(w.credentials(w.LoginURL())), &c)
+			c["dataspace"] = "sales"
+			b, _ := json.Marshal(c)
+			w.putSecret(w.CredSecret, string(b))
+			// Credentials are read once per container: a new one sees the change.
+			fresh := w.start("tokenrefresh", fnOptions{})
+			mustSucceed(t, fresh.invoke(`{"force":true}`))
+			if got := w.readStored(); got.Dataspace != "sales" {
+				t.Errorf("stored dataspace %q, want sales", got.Dataspace)
+			}
+			w.putSecret(w.CredSecret, w.credentials(w.LoginURL()))
 		})
 
 		t.Run("unreadable stored token refreshes", func(t *testing.T) {
