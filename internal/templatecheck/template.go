@@ -32,6 +32,8 @@ type Parameter struct {
 	Default string
 	// HasDefault tells an empty default from none.
 	HasDefault bool
+	// MinValue and MaxValue are a Number parameter's bounds ("" when absent).
+	MinValue, MaxValue string
 }
 
 // Resource is one entry of the Resources section.
@@ -80,7 +82,7 @@ func Parse(data []byte) (*Template, error) {
 	}
 	for name, raw := range asMap(root["Parameters"]) {
 		m := asMap(raw)
-		p := Parameter{Type: asString(m["Type"])}
+		p := Parameter{Type: asString(m["Type"]), MinValue: scalarString(m["MinValue"]), MaxValue: scalarString(m["MaxValue"])}
 		if d, ok := m["Default"]; ok {
 			p.Default, p.HasDefault = scalarString(d), true
 		}

@@ -77,8 +77,9 @@ func TestProjectTemplateShape(t *testing.T) {
 	queue := tmpl.Resources[asString(asList(asMap(ev["Queue"])["Fn::GetAtt"])[0])]
 	vis, _ := strconv.Atoi(scalarString(queue.Properties["VisibilityTimeout"]))
 	timeout, _ := strconv.Atoi(scalarString(ingest.Timeout))
-	if timeout == 0 || vis < 6*timeout {
-		t.Errorf("queue VisibilityTimeout %d < 6 x function Timeout %d", vis, timeout)
+	maxWindow, _ := strconv.Atoi(tmpl.Parameters["IngestBatchWindowSeconds"].MaxValue)
+	if timeout == 0 || vis < 6*timeout+maxWindow {
+		t.Errorf("queue VisibilityTimeout %d < 6 x function Timeout %d + batching window %d", vis, timeout, maxWindow)
 	}
 	if queue.Properties["RedrivePolicy"] == nil {
 		t.Error("ingest queue has no RedrivePolicy (dead-letter queue)")
