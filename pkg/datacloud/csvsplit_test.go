@@ -2,6 +2,7 @@ package datacloud
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"io"
 	"strings"
@@ -188,5 +189,68 @@ func TestCSVSplitterErrors(t *testing.T) {
 				t.Errorf("error %q lacks the datacloud: csv: prefix", err)
 			}
 		})
+	}
+}
+
+func TestCSVSplitterReadError(t *testing.T) {
+	boom := errors.New("connection reset")
+	s, err := NewCSVSplitter(io.MultiReader(strings.NewReader("h\n1\n"), iotest.ErrReader(boom)), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Next(); !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "datacloud: csv: read: ") {
+		t.Fatalf("err = %v, want a wrapped %v", err, boom)
+	}
+	if _, err := s.Next(); !errors.Is(err, boom) {
+		t.Errorf("error is not sticky: %v", err)
+	}
+	if _, err := NewCSVSplitter(iotest.ErrReader(boom), 100); !errors.Is(err, boom) {
+		t.Errorf("constructor err = %v, want %v", err, boom)
+	}
+}
+
+func TestCSVSplitterRejectsPartSize(t *testing.T) {
+	for _, n := range []int{0, -1} {
+		if _, err := NewCSVSplitter(strings.NewReader("h\n1\n"), n); err == nil {
+			t.Errorf("part size %d accepted", n)
+		}
+	}
+}
+
+func TestCSVSplitterLargeInput(t *testing.T) {
+	// About 2 MiB in 64 KiB parts, twice: the second splitter reuses the first one's buffer.
+	data := benchCSV(2 << 20)
+	want, err := csv.NewReader(bytes.NewReader(data)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		s, err := NewCSVSplitter(bytes.NewReader(data), 64<<10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var parts [][]byte
+		for range len(data) {
+			p, err := s.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			parts = append(parts, bytes.Clone(p))
+		}
+		for i, p := range parts {
+			// Records are under 200 bytes: every part but the last is within one record of full.
+			if len(p) > 64<<10 || i < len(parts)-1 && len(p) < 64<<10-200 {
+				t.Errorf("round %d: part %d of %d has %d bytes", round, i, len(parts), len(p))
+			}
+		}
+		if got := rejoin(parts, s.Header()); !bytes.Equal(got, data) {
+			t.Fatalf("round %d: parts do not rejoin to the input (%d vs %d bytes)", round, len(got), len(data))
+		}
+		if s.Records() != int64(len(want)-1) {
+			t.Errorf("round %d: Records() = %d, want %d", round, s.Records(), len(want)-1)
+		}
 	}
 }

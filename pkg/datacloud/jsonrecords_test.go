@@ -434,3 +434,21 @@ func FuzzRecordReader(f *testing.F) {
 		checkBodies(t, lim, bodies, packed)
 	})
 }
+
+func TestRecordReaderBytesAndFormat(t *testing.T) {
+	in := "\xEF\xBB\xBF[{\"a\":1}, {\"b\":2}]\n"
+	rr := NewRecordReader(strings.NewReader(in), FormatJSON)
+	for {
+		if _, err := rr.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if rr.Bytes() != int64(len(in)) || rr.Records() != 2 {
+		t.Errorf("Bytes() = %d, Records() = %d; want %d, 2", rr.Bytes(), rr.Records(), len(in))
+	}
+	if _, err := NewRecordReader(strings.NewReader("{}"), RecordFormat(99)).Next(); err == nil || !strings.Contains(err.Error(), "unknown record format") {
+		t.Errorf("unknown format: err = %v", err)
+	}
+}
