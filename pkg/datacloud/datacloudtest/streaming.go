@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 )
 
 var errNoData = errors.New(`body must be a JSON object with a "data" array of records`)
@@ -105,24 +106,25 @@ func checkRecordsShape(body []byte) error {
 	return nil
 }
 
-// parseRecord decodes one flat JSON object in field order.
+// parseRecord decodes one flat JSON object in field order (a repeated key counts once,
+// at its first place, with its last value, as JSON decoders do).
 func parseRecord(raw json.RawMessage) ([]field, error) {
+	var m map[string]any
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+	if err := dec.Decode(&m); err != nil || m == nil {
 		return nil, errors.New("not a JSON object")
 	}
-	var rec []field
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, err
+	if len(m) == 0 {
+		return nil, errors.New("record has no fields")
+	}
+	rec := make([]field, 0, len(m))
+	for _, name := range objectKeys(raw) {
+		v, ok := m[name]
+		if !ok {
+			continue // already taken
 		}
-		name, _ := tok.(string)
-		var v any
-		if err := dec.Decode(&v); err != nil {
-			return nil, err
-		}
+		delete(m, name)
 		switch v.(type) {
 		case map[string]any, []any:
 			return nil, fmt.Errorf("field %q: nested objects and arrays are not supported", name)
@@ -132,10 +134,72 @@ func parseRecord(raw json.RawMessage) ([]field, error) {
 		}
 		rec = append(rec, field{name: name, value: v})
 	}
-	if len(rec) == 0 {
-		return nil, errors.New("record has no fields")
+	if len(m) > 0 {
+		// The scanner missed a key the decoder saw: refuse rather than drop a field.
+		return nil, errors.New("record could not be read field by field")
 	}
 	return rec, nil
+}
+
+// objectKeys returns the top-level keys of a well-formed JSON object in order. It scans
+// bytes instead of using json.Decoder.Token, which costs most of a streaming request.
+func objectKeys(raw []byte) []string {
+	var keys []string
+	depth := 0
+	for i := 0; i < len(raw); {
+		switch raw[i] {
+		case '{', '[':
+			depth++
+			i++
+		case '}', ']':
+			depth--
+			i++
+		case '"':
+			end := stringEnd(raw, i)
+			j := end
+			for j < len(raw) && (raw[j] == ' ' || raw[j] == '\t' || raw[j] == '\n' || raw[j] == '\r') {
+				j++
+			}
+			if depth == 1 && j < len(raw) && raw[j] == ':' {
+				keys = append(keys, unquote(raw[i:end]))
+			}
+			i = end
+		default:
+			i++
+		}
+	}
+	return keys
+}
+
+// stringEnd returns the index just past the JSON string starting at raw[start] ('"').
+func stringEnd(raw []byte, start int) int {
+	for j := start + 1; j < len(raw); j++ {
+		switch raw[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return len(raw)
+}
+
+// unquote decodes a JSON string token; plain ASCII needs no decoder (invalid UTF-8 and
+// escapes do, to match the keys the decoder produced).
+func unquote(q []byte) string {
+	plain := true
+	for _, c := range q {
+		if c == '\\' || c >= utf8.RuneSelf {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return string(q[1 : len(q)-1])
+	}
+	var s string
+	json.Unmarshal(q, &s) //nolint:errcheck // q comes from a document the decoder accepted
+	return s
 }
 
 func (s *Server) handleStreamUpsert(w http.ResponseWriter, r *http.Request, _ *token) {
