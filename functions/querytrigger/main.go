@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -24,9 +23,7 @@ const EnvMaxResponseBytes = "QUERY_MAX_RESPONSE_BYTES"
 func main() {
 	svc, err := setup(context.Background(), awsenv.OS())
 	if err != nil {
-		// One line naming what is wrong, then a failed init (contract §1).
-		obs.NewLogger(os.Stdout, slog.LevelInfo).Error("querytrigger init failed", "error", err.Error())
-		os.Exit(1)
+		obs.InitFailed("querytrigger", err)
 	}
 	lambda.Start(svc.Handle)
 }
@@ -50,8 +47,7 @@ func setup(ctx context.Context, env awsenv.Env) (*querysvc.Service, error) {
 	}
 	log := obs.NewLogger(os.Stdout, level)
 	metrics := obs.NewMetrics("querytrigger")
-	store, refresher := cfg.Build(secretsmanager.NewFromConfig(awsCfg), nil)
-	src := tokenstore.NewSecretTokenSource(store, refresher, tokenstore.WithLogger(log), tokenstore.WithMetrics(metrics))
+	src := cfg.TokenSource(secretsmanager.NewFromConfig(awsCfg), tokenstore.WithLogger(log), tokenstore.WithMetrics(metrics))
 	client, err := datacloud.NewClient(src, datacloud.WithAllowedHosts(cfg.AllowedHosts), datacloud.WithLogger(log))
 	if err != nil {
 		return nil, err

@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,9 +18,7 @@ import (
 func main() {
 	h, err := setup(context.Background(), awsenv.OS())
 	if err != nil {
-		// One line naming what is wrong, then a failed init (contract §1).
-		obs.NewLogger(os.Stdout, slog.LevelInfo).Error("tokenrefresh init failed", "error", err.Error())
-		os.Exit(1)
+		obs.InitFailed("tokenrefresh", err)
 	}
 	lambda.Start(h.Handle)
 }

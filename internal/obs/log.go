@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 )
 
@@ -82,4 +83,11 @@ func redact(a slog.Attr) slog.Attr {
 		clean[i] = redact(m)
 	}
 	return slog.Attr{Key: a.Key, Value: slog.GroupValue(clean...)}
+}
+
+// InitFailed logs the one line contract §1 asks for when a function cannot start (a missing
+// or malformed variable, an AWS configuration error) and exits, which fails the Lambda init.
+func InitFailed(function string, err error) {
+	NewLogger(os.Stdout, slog.LevelInfo).Error(function+" init failed", "error", err.Error())
+	os.Exit(1)
 }

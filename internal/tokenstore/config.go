@@ -64,3 +64,10 @@ func (c Config) Build(sm SecretsAPI, hc *http.Client) (*Store, *Refresher) {
 	auth := NewAuthFactory(datacloud.WithAuthAllowedHosts(c.AllowedHosts), datacloud.WithAuthHTTPClient(hc))
 	return store, NewRefresher(store, sm, c.CredentialsSecret, auth)
 }
+
+// TokenSource returns the token source of a consumer function (s3ingest, querytrigger): the
+// token secret, refreshed by the function itself when a credentials secret is configured.
+func (c Config) TokenSource(sm SecretsAPI, opts ...SourceOption) *SecretTokenSource {
+	store, refresher := c.Build(sm, nil)
+	return NewSecretTokenSource(store, refresher, opts...)
+}

@@ -54,16 +54,16 @@ func (h *Handler) Handle(ctx context.Context, event json.RawMessage) (Result, er
 	if err != nil {
 		return Result{}, err
 	}
+	reason := "forced"
 	if !force {
-		if res, fresh, reason := h.check(ctx); fresh {
+		res, fresh, why := h.check(ctx)
+		if fresh {
 			log.InfoContext(ctx, "token still fresh, not refreshed", "expires_at", res.ExpiresAt, "margin", h.margin().String())
 			return res, nil
-		} else {
-			log.InfoContext(ctx, "refreshing token", "reason", reason)
 		}
-	} else {
-		log.InfoContext(ctx, "refreshing token", "reason", "forced")
+		reason = why
 	}
+	log.InfoContext(ctx, "refreshing token", "reason", reason)
 	start := time.Now()
 	tok, err := h.Refresher.Refresh(ctx)
 	if err != nil {
