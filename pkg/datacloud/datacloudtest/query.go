@@ -10,8 +10,10 @@ import (
 )
 
 var (
-	orderByRE    = regexp.MustCompile(`(?i)^\s*[A-Za-z_][A-Za-z0-9_]*(\s+(ASC|DESC))?(\s*,\s*[A-Za-z_][A-Za-z0-9_]*(\s+(ASC|DESC))?)*\s*$`)
-	readOnlySQL  = regexp.MustCompile(`(?is)^\s*(SELECT|WITH)\b`)
+	orderByRE = regexp.MustCompile(`(?i)^\s*[A-Za-z_][A-Za-z0-9_]*(\s+(ASC|DESC))?(\s*,\s*[A-Za-z_][A-Za-z0-9_]*(\s+(ASC|DESC))?)*\s*$`)
+	// readOnlySQL lets comments precede SELECT/WITH; PRAGMA query_only
+	// enforces read-only access anyway, this only gives writes a clear message.
+	readOnlySQL  = regexp.MustCompile(`(?is)^(\s|--[^\n]*(\n|$)|/\*.*?\*/)*(SELECT|WITH)\b`)
 	typeCodes    = map[string]int{typeVarchar: 12, typeDecimal: 3, typeTimestamp: 93, typeBoolean: 16, typeBigint: -5}
 	maxQueryBody = int64(1 << 20)
 )

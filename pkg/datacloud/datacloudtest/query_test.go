@@ -60,7 +60,7 @@ func TestQueryV1(t *testing.T) {
 	if b = q("?limit=3&offset=6&orderby=id", "SELECT id FROM people"); b["done"] != true || len(b["data"].([]any)) != 1 {
 		t.Fatalf("last page %v", b)
 	}
-	b = q("", "SELECT COUNT(*) AS n, AVG(score) AS a FROM people")
+	b = q("", "-- count them\n/* and average */ SELECT COUNT(*) AS n, AVG(score) AS a FROM people;")
 	meta = b["metadata"].(map[string]any)
 	if meta["n"].(map[string]any)["type"] != "BIGINT" || meta["n"].(map[string]any)["typeCode"] != -5.0 || meta["a"].(map[string]any)["type"] != "DECIMAL" {
 		t.Errorf("aggregate metadata %v", meta)
