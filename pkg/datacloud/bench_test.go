@@ -2,6 +2,7 @@ package datacloud
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -108,6 +109,25 @@ func BenchmarkIOCopyBaseline(b *testing.B) {
 	for b.Loop() {
 		if _, err := io.Copy(io.Discard, onlyReader{bytes.NewReader(data)}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEncodingCSVReference parses the same 64 MiB with encoding/csv (ReuseRecord): what a
+// splitter built on the standard reader would cost at the least.
+func BenchmarkEncodingCSVReference(b *testing.B) {
+	data := benchCSV(64 << 20)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		r := csv.NewReader(onlyReader{bytes.NewReader(data)})
+		r.ReuseRecord = true
+		for {
+			if _, err := r.Read(); err == io.EOF {
+				break
+			} else if err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
