@@ -72,6 +72,7 @@ type RecordReader struct {
 	out     bytes.Buffer
 	recLine int
 	recCol  int
+	valAt   int // offset of the value in rec (JSONL lines may start with blanks)
 	records int64
 	read    int64
 	err     error
@@ -112,10 +113,10 @@ func ReadIDs(rr *RecordReader, fn func(id string) error) error {
 		}
 		var id string
 		if err := json.Unmarshal(raw, &id); err != nil { // cannot fail: raw is a valid string
-			return rr.errAt(0, err.Error())
+			return rr.errAt(rr.valAt, err.Error())
 		}
 		if id == "" {
-			return rr.errAt(0, "id is empty")
+			return rr.errAt(rr.valAt, "id is empty")
 		}
 		if err := fn(id); err != nil {
 			return err
@@ -129,7 +130,7 @@ func (r *RecordReader) nextKind(first byte, wrongKind string) (json.RawMessage, 
 	}
 	rec, err := r.next()
 	if err == nil && rec[0] != first {
-		err = r.errAt(0, wrongKind)
+		err = r.errAt(r.valAt, wrongKind)
 	}
 	if err != nil {
 		r.err = err
@@ -444,6 +445,7 @@ func (r *RecordReader) readValue() (json.RawMessage, error) {
 // finish validates r.rec[start:end] and returns it compacted.
 func (r *RecordReader) finish(start, end int) (json.RawMessage, error) {
 	raw := r.rec[start:end]
+	r.valAt = start
 	r.out.Reset()
 	if err := json.Compact(&r.out, raw); err != nil {
 		// Compact does not report offsets; Unmarshal's validation does.
