@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
@@ -30,21 +29,9 @@ import (
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
-var sharedMoto *testenv.Moto
-
 func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("moto_server"); err == nil {
-		moto, err := testenv.StartMoto(context.Background())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		sharedMoto = moto
-	}
 	code := m.Run()
-	if sharedMoto != nil {
-		sharedMoto.Close()
-	}
+	testenv.StopSharedMoto()
 	os.Exit(code)
 }
 
@@ -92,14 +79,12 @@ func withConfig(fn func(*Config)) fixtureOpt { return func(c *Config, _ *[]Optio
 
 func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
 	t.Helper()
-	if sharedMoto == nil {
-		testenv.MotoForTest(t) // skips, or fails under REQUIRE_MOTO=1
-	}
+	moto := testenv.SharedMoto(t)
 	ctx := context.Background()
 	f := &fixture{t: t, logs: &syncBuffer{}, metrics: &syncBuffer{}}
 	creds := credentials.NewStaticCredentialsProvider("testing", "testing", "")
-	f.s3 = s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(sharedMoto.URL), UsePathStyle: true, Credentials: creds})
-	sm := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(sharedMoto.URL), Credentials: creds})
+	f.s3 = s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto.URL), UsePathStyle: true, Credentials: creds})
+	sm := secretsmanager.New(secretsmanager.Options{Region: "us-east-1", BaseEndpoint: aws.String(moto.URL), Credentials: creds})
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	suffix := hex.EncodeToString(rnd[:])

@@ -5,10 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -19,34 +17,19 @@ import (
 	"github.com/dcbridge/datacloud-lambda/internal/testenv"
 )
 
-var sharedMoto *testenv.Moto
-
 func TestMain(m *testing.M) {
-	if _, err := exec.LookPath("moto_server"); err == nil {
-		moto, err := testenv.StartMoto(context.Background())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		sharedMoto = moto
-	}
 	code := m.Run()
-	if sharedMoto != nil {
-		sharedMoto.Close()
-	}
+	testenv.StopSharedMoto()
 	os.Exit(code)
 }
 
-// newS3 returns a client for moto_server and a fresh bucket. One server serves the whole
-// package; every test gets its own bucket.
+// newS3 returns a client for the package's moto_server and a fresh bucket.
 func newS3(t *testing.T) (*s3.Client, string) {
 	t.Helper()
-	if sharedMoto == nil {
-		testenv.MotoForTest(t) // skips, or fails under REQUIRE_MOTO=1
-	}
+	moto := testenv.SharedMoto(t)
 	cli := s3.New(s3.Options{
 		Region:       "us-east-1",
-		BaseEndpoint: aws.String(sharedMoto.URL),
+		BaseEndpoint: aws.String(moto.URL),
 		UsePathStyle: true,
 		Credentials:  credentials.NewStaticCredentialsProvider("testing", "testing", ""),
 	})
