@@ -169,20 +169,27 @@ func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request, _ *token)
 	if !ok {
 		return
 	}
-	if orderBy != "" {
-		query = "SELECT * FROM (" + strings.TrimRight(strings.TrimSpace(query), ";") + ") ORDER BY " + orderBy
+	query = strings.TrimRight(strings.TrimSpace(query), "; \t\r\n")
+	if !readOnlySQL.MatchString(query) {
+		s.springError(w, http.StatusBadRequest, "query failed: only SELECT statements are supported")
+		return
 	}
+	if orderBy != "" {
+		query = "SELECT * FROM (" + query + ") ORDER BY " + orderBy
+	}
+	// Only the page and one row more (which tells whether more remain) leave SQLite, so a
+	// client paging through a large result pays for each page, not for the whole result again.
+	query = fmt.Sprintf("SELECT * FROM (%s) LIMIT %d OFFSET %d", query, limit+1, offset)
 	s.mu.Lock()
 	s.advanceJobsLocked()
 	start := s.nowLocked()
-	cols, rows, err := s.runQueryLocked(query)
+	cols, page, err := s.runQueryLocked(query)
 	id := s.queryIDLocked(start)
 	s.mu.Unlock()
 	if err != nil {
 		s.springErrorf(w, http.StatusBadRequest, "query failed: %v", err)
 		return
 	}
-	page := rows[min(offset, len(rows)):]
 	done := len(page) <= limit
 	page = page[:min(limit, len(page))]
 	data := make([]map[string]any, len(page))
