@@ -47,6 +47,13 @@
 //   - With a valid token, an unknown path answers Spring's 404 and a known path with
 //     another method 405 (with Allow); without one, both answer 401 first.
 //   - Uploads are accepted whatever their Content-Type (Postman's own example sends none).
+//   - A streaming record that is not a flat JSON object (nested objects or arrays, field
+//     names that are not identifiers) makes the whole request 400, rather than being
+//     dropped later as the asynchronous service would.
+//   - A bulk job with one malformed CSV (ragged rows, bad quotes, invalid UTF-8, bad header)
+//     ends Failed with none of its files applied. Job.Error says why (not in the API body).
+//   - An unknown entityName answers {"metadata":[]}.
+//   - A core token may be exchanged any number of times while it is valid.
 //
 // # What it simplifies
 //
@@ -64,9 +71,11 @@
 //     the same primary key: Options.Objects[object].PrimaryKey, else the first field of
 //     the first record (JSON) or the first CSV column that created the table.
 //   - SQL is SQLite's dialect, not Data Cloud's; only SELECT/WITH statements run.
-//   - Column types: JSON numbers → DECIMAL, booleans → BOOLEAN, ISO-8601 date-times →
-//     TIMESTAMP, everything else VARCHAR; expressions map SQLite values to BIGINT,
-//     DECIMAL or VARCHAR.
+//   - Column types come from a column's first non-null value: JSON numbers → DECIMAL,
+//     booleans → BOOLEAN, ISO-8601 date-times → TIMESTAMP, everything else VARCHAR (CSV
+//     cells: plain numbers, true/false and date-times likewise); later values are stored
+//     under that type. Expressions map SQLite values to BIGINT, DECIMAL or VARCHAR.
+//     Timestamps come back as 2021-02-28T00:00:00.000+00:00, as the query API shows them.
 //   - Rate limits are reported in x-ratelimit-* headers but never enforced; inject a 429
 //     fault instead. Bulk hourly/concurrency limits and 7-day job expiry are not modelled.
 //   - Metadata lists only ingested objects, as DataLakeObject entities.
