@@ -123,3 +123,21 @@ func TestQueryFallsBackToV1WhenBatchTooBig(t *testing.T) {
 		})
 	}
 }
+
+// TestQueryRealSizeBatchStaysUnderLambdaLimit reads a V2 batch of about 9 MB (escaped for
+// API Gateway) with the default budget: no answer may pass 6 MB.
+func TestQueryRealSizeBatchStaysUnderLambdaLimit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves ~20 MB through the emulator")
+	}
+	const rows = 48
+	f := newFixture(t, fixtureOptions{rows: rows, batchRows: 1000, noteBytes: 140_000})
+	ids, answers := readAll(t, f, true, DefaultMaxResponseBytes)
+	checkEveryRowOnce(t, ids, rows)
+	if answers < 2 {
+		t.Fatalf("%d answers: a ~9 MB batch cannot fit one answer", answers)
+	}
+	if DefaultMaxResponseBytes >= LambdaResponseLimit {
+		t.Fatal("default budget is not under Lambda's limit")
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dcbridge/datacloud-lambda/internal/obs"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
 // refreshFixture is a tokenrefresh handler wired to moto and the emulator.
@@ -140,6 +141,14 @@ func TestHandlerFailureLeavesTokenUntouched(t *testing.T) {
 			wantStep: StepReadCredentials, wantText: "host not allowed"},
 		{name: "unknown dataspace", change: func(c *datacloud.Credentials) { c.Dataspace = "nope" },
 			wantStep: StepExchange, wantText: "exchange: invalid_request: invalid dataspace"},
+		{name: "login endpoint unreachable", change: func(c *datacloud.Credentials) { c.LoginURL = "http://127.0.0.1:1" },
+			wantStep: StepLogin, wantText: "login: POST /services/oauth2/token: connection error"},
+		{name: "login server error", setup: func(t *testing.T, f *refreshFixture) {
+			injectFault(t, f.e, datacloudtest.Fault{Route: "POST /services/oauth2/token", Status: 500, Body: "<html>down</html>"})
+		}, wantStep: StepLogin, wantText: "login: HTTP 500"},
+		{name: "exchange server error", setup: func(t *testing.T, f *refreshFixture) {
+			injectFault(t, f.e, datacloudtest.Fault{Route: "POST /services/a360/token", Status: 503, Body: `{"error":"temporarily_unavailable","error_description":"try later"}`})
+		}, wantStep: StepExchange, wantText: "exchange: temporarily_unavailable: try later"},
 		{name: "store fails", setup: func(t *testing.T, f *refreshFixture) {
 			store := NewStore(failingPut{f.sm}, f.tokenID)
 			f.h.Store, f.h.Refresher = store, NewRefresher(store, f.sm, f.credID, f.e.authFactory())
@@ -197,5 +206,12 @@ func TestRefresherRereadsCredentialsAfterLoginRejection(t *testing.T) {
 	}
 	if _, err := f.h.Refresher.Refresh(ctx); err != nil {
 		t.Fatalf("refresh after fixing the credentials secret: %v", err)
+	}
+}
+
+func injectFault(t *testing.T, e *emulator, f datacloudtest.Fault) {
+	t.Helper()
+	if err := e.srv.InjectFault(f); err != nil {
+		t.Fatal(err)
 	}
 }

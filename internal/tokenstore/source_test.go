@@ -13,6 +13,7 @@ import (
 
 	"github.com/dcbridge/datacloud-lambda/internal/obs"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
 // countingGets counts GetSecretValue calls on the real (moto) client.
@@ -262,4 +263,27 @@ func TestSourceCallerCancelDoesNotCancelSharedRefresh(t *testing.T) {
 	if l, _ := f.e.logins(); l != 1 || tok.AccessToken == "" {
 		t.Fatalf("logins = %d, want 1", l)
 	}
+}
+
+func TestSourceKeepsValidTokenWhenRefreshFails(t *testing.T) {
+	f := newSourceFixture(t, "", true)
+	stored, doc := f.e.validStored(time.Minute) // inside the 2-minute margin, not expired
+	ctx := context.Background()
+	if _, err := f.sm.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: &f.tokenID, SecretString: &doc}); err != nil {
+		t.Fatal(err)
+	}
+	injectFault(t, f.e, datacloudtest.Fault{Route: "POST /services/oauth2/token", Status: 500})
+	got, err := f.src.Token(ctx)
+	if err != nil || got.AccessToken != stored {
+		t.Fatalf("err %v, stored token returned %v: a failed refresh must not fail while the token is valid", err, got.AccessToken == stored)
+	}
+	// Once the stored token is rejected, the failed refresh is an error naming both.
+	f.src.Invalidate(got)
+	_, err = f.src.Token(ctx)
+	var nt *NoTokenError
+	var re *RefreshError
+	if !errors.As(err, &nt) || !errors.As(err, &re) || re.Step != StepLogin || !strings.Contains(err.Error(), "rejected by Data Cloud and the refresh failed: refresh token: login: Internal Server Error") {
+		t.Fatalf("err = %v", err)
+	}
+	f.e.assertNoSecrets(t, "error", err.Error())
 }
