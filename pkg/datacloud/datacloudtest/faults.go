@@ -103,6 +103,7 @@ func (s *Server) applyFault(w *statusRecorder, r *http.Request) bool {
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
+			w.reset = true // the client gave up: no answer, logged as status 0
 			return true
 		}
 	}

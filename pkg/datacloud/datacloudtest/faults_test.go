@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -128,6 +130,20 @@ func TestFaultDelay(t *testing.T) {
 		t.Fatal("delayed request beat a shorter client timeout")
 	}
 	mustStatus(t, e.do("GET", "/api/v1/metadata", tok, nil, ""), 200)
+	// The abandoned request is logged once the server notices the closed connection.
+	var statuses []int
+	for deadline := time.Now().Add(5 * time.Second); len(statuses) < 2 && time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		statuses = nil
+		for _, r := range e.s.Requests() {
+			if r.Path == "/api/v1/metadata" {
+				statuses = append(statuses, r.Status)
+			}
+		}
+	}
+	slices.Sort(statuses)
+	if fmt.Sprint(statuses) != "[0 200]" {
+		t.Errorf("logged statuses %v, want [0 200]", statuses)
+	}
 }
 
 func TestFaultRevokeToken(t *testing.T) {
