@@ -61,7 +61,7 @@ func (s *syncBuffer) String() string {
 // fixture is the whole pipeline on real parts: S3 and Secrets Manager on moto_server, the
 // token store with a refresher, the Data Cloud client against the in-process emulator.
 type fixture struct {
-	t       *testing.T
+	t       testing.TB
 	s3      *s3.Client
 	bucket  string
 	dc      *datacloudtest.Server
@@ -77,7 +77,7 @@ type fixtureOpt func(*Config, *[]Option)
 
 func withConfig(fn func(*Config)) fixtureOpt { return func(c *Config, _ *[]Option) { fn(c) } }
 
-func newFixture(t *testing.T, opts ...fixtureOpt) *fixture {
+func newFixture(t testing.TB, opts ...fixtureOpt) *fixture {
 	t.Helper()
 	moto := testenv.SharedMoto(t)
 	ctx := context.Background()
