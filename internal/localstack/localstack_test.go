@@ -90,6 +90,7 @@ func getTags(t *testing.T, st *Stack, bucket, key string) string {
 
 func TestS3TaggingWithAWSCLI(t *testing.T) {
 	requireAWSCLI(t)
+	t.Parallel() // the aws CLI is slow to start; overlap the two CLI tests
 	st := startStack(t, Options{})
 	const bucket, key = "landing", "ingest/crm/Contact/2026/a b.csv"
 	mustCLI(t, st, "s3api", "create-bucket", "--bucket", bucket)
@@ -162,6 +163,7 @@ func TestS3TaggingWithAWSCLI(t *testing.T) {
 
 func TestSecretsManagerWithAWSCLI(t *testing.T) {
 	requireAWSCLI(t)
+	t.Parallel() // the aws CLI is slow to start; overlap the two CLI tests
 	st := startStack(t, Options{})
 	var created struct{ ARN, Name, VersionId string }
 	if err := json.Unmarshal([]byte(mustCLI(t, st, "secretsmanager", "create-secret", "--name", "datacloud/token", "--secret-string", `{"v":1}`)), &created); err != nil {
