@@ -175,11 +175,11 @@ func (s *Server) handleQueryV1(w http.ResponseWriter, r *http.Request, _ *token)
 		return
 	}
 	if orderBy != "" {
-		query = "SELECT * FROM (" + query + ") ORDER BY " + orderBy
+		query = "SELECT * FROM (" + query + "\n) ORDER BY " + orderBy
 	}
 	// Only the page and one row more (which tells whether more remain) leave SQLite, so a
 	// client paging through a large result pays for each page, not for the whole result again.
-	query = fmt.Sprintf("SELECT * FROM (%s) LIMIT %d OFFSET %d", query, limit+1, offset)
+	query = fmt.Sprintf("SELECT * FROM (%s\n) LIMIT %d OFFSET %d", query, limit+1, offset) // newline: a trailing -- comment must not swallow ")"
 	s.mu.Lock()
 	s.advanceJobsLocked()
 	start := s.nowLocked()

@@ -53,7 +53,7 @@ func TestQueryV1(t *testing.T) {
 		}
 	}
 
-	b = q("?limit=3&offset=2&orderby=id%20DESC", "SELECT id FROM people")
+	b = q("?limit=3&offset=2&orderby=id%20DESC", "SELECT id FROM people -- a trailing comment")
 	if d := b["data"].([]any); len(d) != 3 || d[0].(map[string]any)["id"] != "p005" || b["done"] != false {
 		t.Fatalf("paged body %v", b)
 	}
