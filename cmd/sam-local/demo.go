@@ -59,16 +59,16 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer os.RemoveAll(d.buildDir)
-	logPath := filepath.Join(os.TempDir(), "sam-local-demo.log")
+	logPath := "stderr"
 	if *verbose {
 		d.logs = stderr
 	} else {
-		f, err := os.Create(logPath)
+		f, err := os.CreateTemp("", "sam-local-demo-*.log")
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		d.logs = f
+		d.logs, logPath = f, f.Name()
 	}
 	defer d.close()
 
@@ -87,7 +87,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		{"Query the rows back through the API, following cursors", d.queryBack},
 	}
 	d.steps = len(steps)
-	fmt.Fprintf(stdout, "datacloud-lambda demo: S3 -> Data Cloud -> query, on this machine (function logs: %s)\n\n", map[bool]string{true: "stderr", false: logPath}[*verbose])
+	fmt.Fprintf(stdout, "datacloud-lambda demo: S3 -> Data Cloud -> query, on this machine (function logs: %s)\n\n", logPath)
 	for _, s := range steps {
 		d.step++
 		fmt.Fprintf(stdout, "[%d/%d] %s\n", d.step, d.steps, s.name)

@@ -282,7 +282,7 @@ func TestDemo(t *testing.T) {
 	}
 	ctx := testContext(t, 10*time.Minute)
 	var out bytes.Buffer
-	err := run(ctx, []string{"demo", "--template", "../../template.yaml", "--rows", "1500", "--json-rows", "300"}, nil, &out, io.Discard)
+	err := run(ctx, []string{"demo", "--template", "../../template.yaml", "--rows", "1500", "--json-rows", "300", "--verbose"}, nil, &out, io.Discard)
 	if err != nil {
 		t.Fatalf("demo: %v\n%s", err, out.String())
 	}
