@@ -177,11 +177,14 @@ func (c *Client) ListJobs(ctx context.Context, o ListJobsOptions) ([]Job, error)
 // or ctx ends (then the last job read is returned with the error).
 func (c *Client) WaitJob(ctx context.Context, jobID string) (*Job, error) {
 	wait := c.pollMin
+	var last *Job
 	for {
 		job, err := c.GetJob(ctx, jobID)
 		if err != nil {
-			return job, err
+			// The deadline often ends a poll in flight: the caller still gets the last state seen.
+			return last, err
 		}
+		last = job
 		switch job.State {
 		case JobComplete, JobFailed, JobAborted:
 			return job, nil
