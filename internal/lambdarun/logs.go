@@ -17,6 +17,10 @@ import (
 // and the bootstrap wrote before it: an invoke's logs are then complete without sleeping.
 const barrierPrefix = "\x00lambdarun-barrier:"
 
+// maxKeptLines bounds the lines kept for Logs and Result.Logs, so a long-running runtime
+// (sam-local start-api, benchmarks) does not grow without end; the oldest half is dropped.
+const maxKeptLines = 100_000
+
 var initReportRE = regexp.MustCompile(`INIT REPORT\(.*?durationMs: ([0-9.]+)`)
 
 // logCollector gathers the lines of the emulator's stdout and stderr (in arrival order) and
@@ -24,7 +28,8 @@ var initReportRE = regexp.MustCompile(`INIT REPORT\(.*?durationMs: ([0-9.]+)`)
 type logCollector struct {
 	mu       sync.Mutex
 	cond     *sync.Cond
-	lines    []string
+	lines    []string // lines[i] has absolute index base+i
+	base     int
 	barriers map[string]bool
 	inits    []initMark // every INIT REPORT, with the index of its line
 	done     sync.WaitGroup
@@ -78,10 +83,15 @@ func (c *logCollector) add(line string, copyTo io.Writer) {
 	c.mu.Lock()
 	if m := initReportRE.FindStringSubmatch(line); m != nil {
 		if ms, err := strconv.ParseFloat(m[1], 64); err == nil {
-			c.inits = append(c.inits, initMark{line: len(c.lines), duration: time.Duration(ms * float64(time.Millisecond))})
+			c.inits = append(c.inits, initMark{line: c.base + len(c.lines), duration: time.Duration(ms * float64(time.Millisecond))})
 		}
 	}
 	c.lines = append(c.lines, line)
+	if len(c.lines) > maxKeptLines {
+		drop := len(c.lines) / 2
+		c.lines = append([]string(nil), c.lines[drop:]...)
+		c.base += drop
+	}
 	if barrier != "" {
 		c.barriers[barrier] = true
 	}
@@ -89,18 +99,19 @@ func (c *logCollector) add(line string, copyTo io.Writer) {
 	c.mu.Unlock()
 }
 
-// mark returns the index the next line will have.
+// mark returns the absolute index the next line will have.
 func (c *logCollector) mark() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.lines)
+	return c.base + len(c.lines)
 }
 
-// since returns the lines from index from on.
+// since returns the kept lines from absolute index from on.
 func (c *logCollector) since(from int) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]string(nil), c.lines[from:]...)
+	i := max(from-c.base, 0)
+	return append([]string(nil), c.lines[i:]...)
 }
 
 // initSince returns the first INIT REPORT duration logged at or after index from.
