@@ -81,6 +81,31 @@ func TestUploadOutcomeUnknownAbortsAndStartsOverInANewJob(t *testing.T) {
 	f.assertUnchanged(a, b)
 }
 
+func TestUploadOutcomeUnknownMidFileStartsTheFileOver(t *testing.T) {
+	f := newFixture(t, withConfig(func(c *Config) { c.BulkPartBytes = 200 }))
+	big := f.put("ingest/crm/Contact/big.csv.gz", gz(t, []byte(csvHeader+csvRecords(1, 10))))
+	f.fault(datacloudtest.Fault{Route: uploadRoute, Delay: time.Millisecond, Times: 2})
+	f.fault(datacloudtest.Fault{Route: uploadRoute, Reset: true, ResetAfterBytes: 1 << 20, Times: 1})
+	if _, err := f.invoke(s3Event(big)); err != nil {
+		t.Fatal(err)
+	}
+	jobs := f.jobs()
+	if len(jobs) != 2 || jobs[0].State != datacloudtest.StateAborted || jobs[0].Uploads != 2 || jobs[1].State != datacloudtest.StateJobComplete {
+		t.Fatalf("jobs %+v", jobs)
+	}
+	var joined []byte
+	for _, p := range f.dc.JobData(jobs[1].ID) {
+		joined = append(joined, p[len(csvHeader):]...)
+	}
+	if string(joined) != csvRecords(1, 10) {
+		t.Error("the new job does not hold the whole file once")
+	}
+	if tg := f.assertTags(big, "ingested", "10"); tg[s3object.TagJob] != jobs[1].ID {
+		t.Errorf("job tag %q", tg[s3object.TagJob])
+	}
+	f.assertUnchanged(big)
+}
+
 func TestUploadOutcomeUnknownGivesUpAfterRestarts(t *testing.T) {
 	f := newFixture(t, withConfig(func(c *Config) { c.MaxRestarts = 2; c.BulkPartBytes = 200 }))
 	big := f.put("ingest/crm/Contact/big.csv", []byte(csvHeader+csvRecords(1, 10)))
