@@ -79,24 +79,38 @@ func (s *Service) render(sh shape, p page, k int, cur string) ([]byte, error) {
 }
 
 // fit answers as many rows of p as the budget allows, measuring the exact encoded size.
-// It returns the payload and the number of rows in it.
+// It returns the payload and the number of rows in it. Sizes are first computed from the
+// frame (the answer without rows) and each row's cost, which is exact because JSON string
+// escaping is per character; the final payload is then measured to confirm, so a batch many
+// times the budget is never encoded whole.
 func (s *Service) fit(sh shape, p page) ([]byte, int, *apiError) {
-	all, err := s.render(sh, p, len(p.rows), p.cursorAll)
-	if err != nil {
-		return nil, 0, encodeFailure()
-	}
-	if payloadSize(all) <= s.budget {
-		return all, len(p.rows), nil
-	}
-	// Estimate with the longest cursor this page can get, then correct by measuring.
-	empty, err := s.render(sh, p, 0, p.cursorAt(len(p.rows)))
-	if err != nil {
-		return nil, 0, encodeFailure()
-	}
 	costs := make([]int, len(p.rows))
-	total, k := payloadSize(empty), 0
+	sum := 0
 	for i, r := range p.rows {
 		costs[i] = sh.cost(r)
+		sum += costs[i]
+	}
+	commas := max(0, len(p.rows)-1)
+	frameAll, err := s.render(sh, p, 0, p.cursorAll)
+	if err != nil {
+		return nil, 0, encodeFailure()
+	}
+	if payloadSize(frameAll)+sum+commas <= s.budget {
+		all, err := s.render(sh, p, len(p.rows), p.cursorAll)
+		if err != nil {
+			return nil, 0, encodeFailure()
+		}
+		if payloadSize(all) <= s.budget {
+			return all, len(p.rows), nil
+		}
+	}
+	// Estimate with the longest cursor this page can get, then correct by measuring.
+	frame, err := s.render(sh, p, 0, p.cursorAt(len(p.rows)))
+	if err != nil {
+		return nil, 0, encodeFailure()
+	}
+	total, k := payloadSize(frame), 0
+	for i := range p.rows {
 		add := costs[i]
 		if i > 0 {
 			add++ // the comma
