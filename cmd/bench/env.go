@@ -156,7 +156,8 @@ func (w *world) startFunction(ctx context.Context, pkg, name string, timeout tim
 	if err != nil {
 		return nil, err
 	}
-	cfg := lambdarun.Config{Bootstrap: boot, Env: w.functionEnv(extra...), Timeout: timeout, MemoryMB: 1024, FunctionName: name}
+	env := append(w.functionEnv(extra...), w.cfg.ExtraEnv...)
+	cfg := lambdarun.Config{Bootstrap: boot, Env: env, Timeout: timeout, MemoryMB: 1024, FunctionName: name}
 	if w.cfg.Verbose {
 		cfg.Stdout, cfg.Stderr = w.log, w.log
 	}

@@ -133,7 +133,6 @@ func measureFunction(ctx context.Context, w *world, row *IngestRow, key, etag st
 	if row.PartBytes > 0 {
 		extra = append(extra, "INGEST_BULK_PART_BYTES="+strconv.Itoa(row.PartBytes))
 	}
-	extra = append(extra, w.cfg.ExtraEnv...)
 	rt, err := w.startFunction(ctx, w.cfg.Packages.S3Ingest, "s3ingest", ingestTimeout, extra...)
 	if err != nil {
 		return err

@@ -122,8 +122,9 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	timeout := fs.Duration("timeout", 45*time.Minute, "bound on the whole run")
 	write := fs.String("write", "", "also write the report as Markdown into this file")
 	s3ingestPkg := fs.String("s3ingest", defaultPackages.S3Ingest, "the s3ingest main package to measure (a variant, e.g. one that writes a CPU profile)")
+	queryPkg := fs.String("querytrigger", defaultPackages.QueryTrigger, "the querytrigger main package to measure")
 	var env multiFlag
-	fs.Var(&env, "env", "KEY=value added to every s3ingest run (repeatable)")
+	fs.Var(&env, "env", "KEY=value added to every function's environment (repeatable)")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -132,7 +133,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	}
 	cfg := Config{PartBytes: *part, QueryRows: *rows, ColdReps: *reps, TLS: *useTLS, Quick: *quick,
 		Verbose: *verbose, Timeout: *timeout, Write: *write, Packages: defaultPackages, ExtraEnv: env}
-	cfg.Packages.S3Ingest = *s3ingestPkg
+	cfg.Packages.S3Ingest, cfg.Packages.QueryTrigger = *s3ingestPkg, *queryPkg
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if cfg.Quick {
