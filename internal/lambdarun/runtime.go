@@ -247,7 +247,14 @@ func (r *Runtime) Close() error {
 			}
 		}
 		r.closePipes()
-		r.logs.done.Wait()
+		// The readers end when every writer is gone; a process that escaped the kill could
+		// hold a pipe open, so the wait is bounded.
+		drained := make(chan struct{})
+		go func() { r.logs.done.Wait(); close(drained) }()
+		select {
+		case <-drained:
+		case <-time.After(5 * time.Second):
+		}
 	})
 	return nil
 }
