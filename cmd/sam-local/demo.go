@@ -277,8 +277,8 @@ func (d *demo) landFiles(ctx context.Context) (string, error) {
 		return "", err
 	}
 	d.objects = []objectInfo{csvObj, jsonObj}
-	return fmt.Sprintf("s3://%s/%s  %d rows, %d bytes (every 7th row has a quoted field with a newline, comma and quotes)\ns3://%s/%s  %d records, %d bytes",
-		localBucket, csvObj.Key, d.csvRows, csvObj.Size, localBucket, jsonObj.Key, d.jsonRows, jsonObj.Size), nil
+	return fmt.Sprintf("s3://%s/%s  %d rows, %d bytes, version %s (every 7th row has a quoted field with a newline, comma and quotes)\ns3://%s/%s  %d records, %d bytes, version %s",
+		localBucket, csvObj.Key, d.csvRows, csvObj.Size, csvObj.VersionID, localBucket, jsonObj.Key, d.jsonRows, jsonObj.Size, jsonObj.VersionID), nil
 }
 
 func (d *demo) ingestEvent(ctx context.Context) (string, error) {

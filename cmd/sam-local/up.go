@@ -34,7 +34,7 @@ type localEnv struct {
 // addresses ("" for any free port) and creates the bucket and both secrets.
 func startLocal(ctx context.Context, addr, dcAddr string, dcOpts datacloudtest.Options) (*localEnv, error) {
 	st, err := localstack.Start(ctx, localstack.Options{
-		Addr: addr, Buckets: []string{localBucket},
+		Addr: addr, Buckets: []string{localBucket}, Versioned: true,
 		DataCloud: true, DataCloudAddr: dcAddr, DataCloudOptions: dcOpts,
 	})
 	if err != nil {

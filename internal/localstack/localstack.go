@@ -35,8 +35,10 @@ type Options struct {
 	// Addr is the loopback address for S3 and Secrets Manager; "" means 127.0.0.1:0.
 	Addr   string
 	Region string // DefaultRegion when empty
-	// Buckets are created at start.
-	Buckets []string
+	// Buckets are created at start, with versioning enabled when Versioned is set (as
+	// template.yaml's landing bucket has it).
+	Buckets   []string
+	Versioned bool
 	// DataCloud starts the Data Cloud emulator too, on DataCloudAddr (127.0.0.1:0 when empty),
 	// over plain HTTP (loopback only), with DataCloudOptions.
 	DataCloud        bool
@@ -76,6 +78,11 @@ func Start(ctx context.Context, opts Options) (*Stack, error) {
 	for _, b := range opts.Buckets {
 		if err := st.CreateBucket(b); err != nil {
 			return nil, err
+		}
+		if opts.Versioned {
+			if err := backend.SetVersioningConfiguration(b, gofakes3.VersioningConfiguration{Status: gofakes3.VersioningEnabled}); err != nil {
+				return nil, fmt.Errorf("datacloud: localstack: enable versioning on %s: %w", b, err)
+			}
 		}
 	}
 	var lc net.ListenConfig

@@ -263,7 +263,13 @@ func httpStatus(err error) int {
 }
 
 func TestConditionalWritesWithSDK(t *testing.T) {
-	st := startStack(t, Options{Buckets: []string{"landing"}})
+	for _, versioned := range []bool{false, true} {
+		t.Run(fmt.Sprintf("versioned=%v", versioned), func(t *testing.T) { testConditionalWrites(t, versioned) })
+	}
+}
+
+func testConditionalWrites(t *testing.T, versioned bool) {
+	st := startStack(t, Options{Buckets: []string{"landing"}, Versioned: versioned})
 	c := sdkClient(t, st)
 	ctx := context.Background()
 	put := func(body, ifNoneMatch, ifMatch string) (string, error) {
