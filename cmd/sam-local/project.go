@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
@@ -236,7 +237,7 @@ func isLoopbackURL(raw string) bool {
 // startFunction builds a function's bootstrap for the host and starts it under the RIE. Logs
 // of the function and the emulator go to logs.
 func startFunction(ctx context.Context, lf localFunction, buildDir string, logs io.Writer) (*lambdarun.Runtime, error) {
-	boot, err := lambdarun.Build(ctx, lf.Package, filepath.Join(buildDir, lf.ID), "", "")
+	boot, err := buildBootstrap(ctx, lf.Package, filepath.Join(buildDir, lf.ID))
 	if err != nil {
 		return nil, err
 	}
@@ -245,4 +246,42 @@ func startFunction(ctx context.Context, lf localFunction, buildDir string, logs 
 		cfg.Stdout, cfg.Stderr = logs, logs
 	}
 	return lambdarun.Start(ctx, cfg)
+}
+
+// buildMu serialises builds: buildBootstrap changes the process's working directory.
+var buildMu sync.Mutex
+
+// buildBootstrap builds the main package in pkgDir for the host. go build needs the module's
+// directory as its working directory, so that sam-local works from anywhere (given --template).
+func buildBootstrap(ctx context.Context, pkgDir, outDir string) (string, error) {
+	buildMu.Lock()
+	defer buildMu.Unlock()
+	outDir, err := filepath.Abs(outDir)
+	if err != nil {
+		return "", err
+	}
+	modDir := pkgDir
+	for {
+		if _, err := os.Stat(filepath.Join(modDir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(modDir)
+		if parent == modDir {
+			return "", fmt.Errorf("build %s: no go.mod in it or above it", pkgDir)
+		}
+		modDir = parent
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	if err := os.Chdir(modDir); err != nil {
+		return "", err
+	}
+	defer os.Chdir(wd) //nolint:errcheck // back to where we were; nothing to do if it fails
+	rel, err := filepath.Rel(modDir, pkgDir)
+	if err != nil {
+		return "", err
+	}
+	return lambdarun.Build(ctx, "./"+filepath.ToSlash(rel), outDir, "", "")
 }
