@@ -30,6 +30,7 @@ const benchSQL = "SELECT id, first_name, last_name, email, city, amount, created
 type QueryResult struct {
 	Rows            int
 	Reads           int           // reads of each path (the best is reported)
+	BatchRows       int           // the emulator's rows per v2 batch
 	Direct          time.Duration // pkg/datacloud Client.Rows, best of queryReps
 	Trigger         time.Duration // querytrigger under the RIE following cursor, best of queryReps
 	DirectBatches   int           // Data Cloud batches the direct read fetched
@@ -82,7 +83,7 @@ func runQuery(ctx context.Context, w *world, progress func(string, ...any)) (*Qu
 	} else if res.FunctionError != "" {
 		return nil, fmt.Errorf("query: warm-up: %s: %s\n%s", res.FunctionError, res.ErrorMessage, tail(res.Logs, 10))
 	}
-	q := &QueryResult{Rows: w.cfg.QueryRows}
+	q := &QueryResult{Rows: w.cfg.QueryRows, BatchRows: w.dc.Options().QueryBatchRows}
 	for rep := range queryReps {
 		if rep > 0 && q.Direct+q.Trigger > slowRead {
 			progress("query: one read of each path took %s together: no second round", (q.Direct + q.Trigger).Round(time.Second))

@@ -135,7 +135,7 @@ func (r *Report) Print(w io.Writer) {
 		t.write(w)
 	}
 	if q := r.Query; q != nil {
-		fmt.Fprintf(w, "\n### Query path: %d rows, best of %d read(s) each\n\n", q.Rows, q.Reads)
+		fmt.Fprintf(w, "\n### Query path: %d rows (Data Cloud v2 batches of %d rows), best of %d read(s) each\n\n", q.Rows, q.BatchRows, q.Reads)
 		t := table{header: []string{"path", "wall", "rows/s", "round trips", "ratio"}}
 		t.add("pkg/datacloud Client.Rows (direct)", secs(q.Direct), fmt.Sprintf("%.0f", q.DirectRate()), fmt.Sprintf("%d Data Cloud requests", q.DirectBatches), "1.00")
 		t.add("querytrigger under the RIE, following cursor", secs(q.Trigger), fmt.Sprintf("%.0f", q.TriggerRate()),
