@@ -88,7 +88,8 @@ type Config struct {
 	Timeout   time.Duration
 	Write     string // a Markdown file to write the report into
 	Packages  Packages
-	ExtraEnv  []string // added to every s3ingest run (e.g. tuning knobs)
+	ExtraEnv  []string // added to every function's environment (tuning knobs, profiling)
+	Source    string   // what code was measured (printed in the report)
 }
 
 // Packages are the main packages the bench builds.
@@ -121,6 +122,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	verbose := fs.Bool("v", false, "copy the bootstraps' logs to stderr")
 	timeout := fs.Duration("timeout", 45*time.Minute, "bound on the whole run")
 	write := fs.String("write", "", "also write the report as Markdown into this file")
+	source := fs.String("source", "", "what code was measured, for the report (default: the git commit of the current directory)")
 	s3ingestPkg := fs.String("s3ingest", defaultPackages.S3Ingest, "the s3ingest main package to measure (a variant, e.g. one that writes a CPU profile)")
 	queryPkg := fs.String("querytrigger", defaultPackages.QueryTrigger, "the querytrigger main package to measure")
 	var env multiFlag
@@ -134,6 +136,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg := Config{PartBytes: *part, QueryRows: *rows, ColdReps: *reps, TLS: *useTLS, Quick: *quick,
 		Verbose: *verbose, Timeout: *timeout, Write: *write, Packages: defaultPackages, ExtraEnv: env}
 	cfg.Packages.S3Ingest, cfg.Packages.QueryTrigger = *s3ingestPkg, *queryPkg
+	cfg.Source = *source
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if cfg.Quick {

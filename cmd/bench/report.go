@@ -14,6 +14,7 @@ type Report struct {
 	Config  Config
 	Machine Machine
 	Args    []string
+	Source  string // the code measured
 	Started time.Time
 	Elapsed time.Duration
 	Ingest  []IngestRow
@@ -97,7 +98,7 @@ func (r *Report) Print(w io.Writer) {
 	m := r.Machine
 	fmt.Fprintf(w, "Run %s, %s · %d CPUs (%s) · %s RAM · Linux %s · %s %s\n",
 		r.Started.Format("2006-01-02 15:04 UTC"), durationText(r.Elapsed), m.CPUs, m.CPUModel, m.MemTotal, m.Kernel, m.Go, m.Arch)
-	fmt.Fprintf(w, "Command: go run ./cmd/bench %s\n", strings.Join(r.Args, " "))
+	fmt.Fprintf(w, "Command: %s · code: %s\n", strings.TrimSpace("go run ./cmd/bench "+strings.Join(r.Args, " ")), r.Source)
 	if r.Config.Quick {
 		fmt.Fprintln(w, "Quick (smoke) run: the figures are not meaningful and targets are not enforced.")
 	}

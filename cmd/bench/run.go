@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -17,7 +18,10 @@ import (
 // run measures the selected sections. The report holds what was measured even when a later
 // section failed.
 func run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
-	rep := &Report{Config: cfg, Machine: describeMachine(), Started: time.Now().UTC(), Args: os.Args[1:]}
+	rep := &Report{Config: cfg, Machine: describeMachine(), Started: time.Now().UTC(), Args: os.Args[1:], Source: cfg.Source}
+	if rep.Source == "" {
+		rep.Source = gitSource(ctx)
+	}
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(log, "%s bench: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
 	}
@@ -58,6 +62,19 @@ func run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	}
 	rep.Elapsed = time.Since(rep.Started)
 	return rep, nil
+}
+
+// gitSource names the checked-out commit, and whether the tree differs from it.
+func gitSource(ctx context.Context) string {
+	head, err := exec.CommandContext(ctx, "git", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown (not a git checkout)"
+	}
+	src := "commit " + strings.TrimSpace(string(head))
+	if st, err := exec.CommandContext(ctx, "git", "status", "--porcelain", "--untracked-files=no").Output(); err == nil && len(st) > 0 {
+		src += " with uncommitted changes"
+	}
+	return src
 }
 
 // Machine describes where a run happened.
