@@ -102,9 +102,10 @@ func TestIngestDeadline(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, be *backend) {
 		w := newWorld(t, be, datacloudtest.Options{})
 		w.seedToken(time.Hour)
-		// A 4 s timeout: the pipeline stops its work well before, aborts and records the outcome.
-		ing := w.start("s3ingest", fnOptions{Timeout: 4 * time.Second})
-		if err := w.DC.InjectFault(datacloudtest.Fault{Route: routeUpload, Delay: 8 * time.Second, Times: 1}); err != nil {
+		// A 6 s timeout: the pipeline stops its work well before (half the time at most), aborts
+		// the job and records the outcome; the upload is held past the timeout.
+		ing := w.start("s3ingest", fnOptions{Timeout: 6 * time.Second})
+		if err := w.DC.InjectFault(datacloudtest.Fault{Route: routeUpload, Delay: 10 * time.Second, Times: 1}); err != nil {
 			t.Fatal(err)
 		}
 		data := csvOf(1, 5)

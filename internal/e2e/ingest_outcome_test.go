@@ -74,7 +74,7 @@ func TestIngestTagsAndOnce(t *testing.T) {
 			other := w.start("s3ingest", fnOptions{})
 			o := w.put("ingest/"+source+"/Race/a.csv", csvOf(1, 6), "")
 			// Hold the first upload so that the two invocations overlap.
-			if err := w.DC.InjectFault(datacloudtest.Fault{Route: "PUT /api/v1/ingest/jobs/{id}/batches", Delay: 2 * time.Second, Times: 1}); err != nil {
+			if err := w.DC.InjectFault(datacloudtest.Fault{Route: "PUT /api/v1/ingest/jobs/{id}/batches", Delay: 4 * time.Second, Times: 1}); err != nil {
 				t.Fatal(err)
 			}
 			results := invokeConcurrently(t, w.s3Event(o), ing, other)
