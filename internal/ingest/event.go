@@ -35,8 +35,11 @@ func (k EventKind) String() string {
 
 // ObjectRef is one object an event announces.
 type ObjectRef struct {
-	Bucket    string
-	Key       string // URL-decoded
+	Bucket string
+	Key    string // URL-decoded
+	// RawKey is the key exactly as an EventBridge event spelled it, when decoding changed it:
+	// should the decoded key not exist, the object is read under this one instead.
+	RawKey    string
 	ETag      string
 	VersionID string
 	Size      int64
@@ -192,8 +195,18 @@ func decodeEventBridge(p probe) (objs []ObjectRef, skipped []string, err error) 
 	if d.Bucket.Name == "" || d.Object.Key == "" {
 		return nil, nil, &EventError{Reason: "EventBridge Object Created event without detail.bucket.name or detail.object.key"}
 	}
-	// EventBridge keys are not URL-encoded.
-	return []ObjectRef{{Bucket: d.Bucket.Name, Key: d.Object.Key, ETag: d.Object.ETag,
+	// EventBridge carries keys form-encoded like S3 notifications ("a b" arrives as "a+b"; AWS
+	// Lambda Powertools decodes them with unquote_plus). A key that is not a valid encoding is
+	// taken as it stands rather than failing the event.
+	key, err := url.QueryUnescape(d.Object.Key)
+	if err != nil {
+		key = d.Object.Key
+	}
+	raw := ""
+	if key != d.Object.Key {
+		raw = d.Object.Key
+	}
+	return []ObjectRef{{Bucket: d.Bucket.Name, Key: key, RawKey: raw, ETag: d.Object.ETag,
 		VersionID: d.Object.VersionID, Size: d.Object.Size}}, nil, nil
 }
 

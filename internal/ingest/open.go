@@ -47,6 +47,14 @@ func (b *body) Close() error {
 // *BadInputError; errReplaced when the version no longer exists.
 func (in *Ingester) open(ctx context.Context, it *item) (*body, error) {
 	s, err := in.reader.Open(ctx, it.obj, s3object.Whole)
+	if err != nil && it.rawKey != "" && s3object.IsNotFound(err) {
+		// An EventBridge key that was not form-encoded after all: read it as it was sent.
+		raw := it.obj
+		raw.Key = it.rawKey
+		if s2, err2 := in.reader.Open(ctx, raw, s3object.Whole); err2 == nil {
+			it.obj, it.rawKey, s, err = raw, "", s2, nil
+		}
+	}
 	if err != nil {
 		if s3object.IsPreconditionFailed(err) || s3object.IsNotFound(err) {
 			return nil, fmt.Errorf("%w: %w", errReplaced, err)

@@ -69,11 +69,13 @@ func (e *IngestError) Unwrap() []error {
 
 // item is an object on its way through the pipeline.
 type item struct {
-	res   *Result
-	obj   s3object.Object
-	claim *s3object.Claim
-	start time.Time
-	done  bool
+	res *Result
+	obj s3object.Object
+	// rawKey is the event's undecoded EventBridge key, tried when obj.Key does not exist.
+	rawKey string
+	claim  *s3object.Claim
+	start  time.Time
+	done   bool
 	// tagUnclaimed records the outcome without a claim: for keys that fail routing, which
 	// no invocation can ever ingest.
 	tagUnclaimed bool

@@ -25,7 +25,7 @@ func (in *Ingester) Run(ctx context.Context, refs []ObjectRef) []Result {
 	for i, ref := range refs {
 		res := &results[i]
 		res.Ref = ref
-		it := &item{res: res, obj: s3object.Object{Bucket: ref.Bucket, Key: ref.Key, ETag: ref.ETag, VersionID: ref.VersionID}}
+		it := &item{res: res, obj: s3object.Object{Bucket: ref.Bucket, Key: ref.Key, ETag: ref.ETag, VersionID: ref.VersionID}, rawKey: ref.RawKey}
 		route, ignored, err := in.router.Route(ref.Key)
 		res.Route = route
 		switch {
