@@ -3,6 +3,7 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"strings"
 	"testing"
@@ -112,10 +113,31 @@ func TestFaultMatrixIngest(t *testing.T) {
 					w.wantOutcome(t, o.Key, "ingested", 6)
 					wantRecords(t, w.DC, object, 6)
 					noOpenJobs(t, w.DC)
+					if c.name != callStream.name {
+						wantJobStates(t, w.DC, object, c, f)
+					}
 				})
 			}
 		}
 	})
+}
+
+// wantJobStates checks how the bulk pipeline got past the fault: a 429 or 503 certainly was
+// not acted on and is retried in place (one job); a 500 or 502 on an upload leaves its outcome
+// unknown, so that job is aborted and the file starts over in a new one.
+func wantJobStates(t *testing.T, dc *datacloudtest.Server, object string, c dcCall, f serverFault) {
+	t.Helper()
+	states := map[string]int{}
+	for _, j := range jobsOf(dc, object) {
+		states[j.State]++
+	}
+	want := map[string]int{datacloudtest.StateJobComplete: 1}
+	if c.name == callUpload.name && (f.status == http.StatusInternalServerError || f.status == http.StatusBadGateway) {
+		want[datacloudtest.StateAborted] = 1
+	}
+	if !maps.Equal(states, want) {
+		t.Errorf("job states %v, want %v", states, want)
+	}
 }
 
 // TestFaultMatrixQuery: transient faults on the query are retried (200 with the rows); a
