@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -52,6 +53,14 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
+	if cfg.CPUProfile != "" {
+		stopProfile, err := startProfile(cfg.CPUProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return exitFailed
+		}
+		defer stopProfile()
+	}
 	rep, err := run(ctx, cfg, stderr)
 	if rep != nil {
 		rep.Print(stdout)
@@ -74,22 +83,36 @@ func realMain(args []string, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
+// startProfile profiles the bench process (where S3 and the emulator run) until stop.
+func startProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
+}
+
 // Config is what one run measures.
 type Config struct {
-	Sizes     []int64  // file sizes (uncompressed bytes) of the CSV cases
-	Formats   []string // formats run at every size; nil: csv at every size, the others at the smallest
-	Only      map[string]bool
-	PartBytes int  // INGEST_BULK_PART_BYTES of the bulk cases
-	QueryRows int  // rows of the query-path result
-	ColdReps  int  // cold starts per function (the median is reported)
-	TLS       bool // serve the Data Cloud emulator over TLS (as Salesforce does)
-	Quick     bool // smoke run: small sizes, targets reported but not enforced
-	Verbose   bool // copy the bootstraps' logs to stderr
-	Timeout   time.Duration
-	Write     string // a Markdown file to write the report into
-	Packages  Packages
-	ExtraEnv  []string // added to every function's environment (tuning knobs, profiling)
-	Source    string   // what code was measured (printed in the report)
+	Sizes      []int64  // file sizes (uncompressed bytes) of the CSV cases
+	Formats    []string // formats run at every size; nil: csv at every size, the others at the smallest
+	Only       map[string]bool
+	PartBytes  int  // INGEST_BULK_PART_BYTES of the bulk cases
+	QueryRows  int  // rows of the query-path result
+	ColdReps   int  // cold starts per function (the median is reported)
+	TLS        bool // serve the Data Cloud emulator over TLS (as Salesforce does)
+	Quick      bool // smoke run: small sizes, targets reported but not enforced
+	Verbose    bool // copy the bootstraps' logs to stderr
+	Timeout    time.Duration
+	Write      string // a Markdown file to write the report into
+	Packages   Packages
+	ExtraEnv   []string // added to every function's environment (tuning knobs, profiling)
+	Source     string   // what code was measured (printed in the report)
+	CPUProfile string   // profile of the bench process itself
 }
 
 // Packages are the main packages the bench builds.
@@ -122,6 +145,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	verbose := fs.Bool("v", false, "copy the bootstraps' logs to stderr")
 	timeout := fs.Duration("timeout", 45*time.Minute, "bound on the whole run")
 	write := fs.String("write", "", "also write the report as Markdown into this file")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the bench process (S3, the emulator, the baselines) to this file")
 	source := fs.String("source", "", "what code was measured, for the report (default: the git commit of the current directory)")
 	s3ingestPkg := fs.String("s3ingest", defaultPackages.S3Ingest, "the s3ingest main package to measure (a variant, e.g. one that writes a CPU profile)")
 	queryPkg := fs.String("querytrigger", defaultPackages.QueryTrigger, "the querytrigger main package to measure")
@@ -136,7 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (Config, error) {
 	cfg := Config{PartBytes: *part, QueryRows: *rows, ColdReps: *reps, TLS: *useTLS, Quick: *quick,
 		Verbose: *verbose, Timeout: *timeout, Write: *write, Packages: defaultPackages, ExtraEnv: env}
 	cfg.Packages.S3Ingest, cfg.Packages.QueryTrigger = *s3ingestPkg, *queryPkg
-	cfg.Source = *source
+	cfg.Source, cfg.CPUProfile = *source, *cpuProfile
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if cfg.Quick {
