@@ -62,9 +62,13 @@ func vmHWM(pid int) (int64, error) {
 }
 
 // children lists the direct children of pid, from /proc/<pid>/task/*/children (every thread
-// of a Go program may have forked one).
+// of a Go program may have forked one), or by scanning /proc/*/stat on kernels built without
+// CONFIG_PROC_CHILDREN.
 func children(pid int) []int {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	if len(tasks) == 0 {
+		return childrenByStat(pid)
+	}
 	var out []int
 	for _, t := range tasks {
 		b, err := os.ReadFile(t)
@@ -78,6 +82,39 @@ func children(pid int) []int {
 		}
 	}
 	return out
+}
+
+// childrenByStat finds the processes whose parent (field 4 of /proc/<pid>/stat) is pid.
+func childrenByStat(pid int) []int {
+	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
+	var out []int
+	for _, st := range stats {
+		b, err := os.ReadFile(st)
+		if err != nil {
+			continue
+		}
+		if ppid, ok := parentFromStat(string(b)); ok && ppid == pid {
+			if c, err := strconv.Atoi(filepath.Base(filepath.Dir(st))); err == nil {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// parentFromStat reads the ppid from a /proc/<pid>/stat line. The command name (field 2) is in
+// parentheses and may hold spaces or parentheses itself, so parsing starts after the last ')'.
+func parentFromStat(stat string) (int, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(stat[i+1:])
+	if len(fields) < 2 {
+		return 0, false
+	}
+	ppid, err := strconv.Atoi(fields[1])
+	return ppid, err == nil
 }
 
 // descendants lists every process below pid.
