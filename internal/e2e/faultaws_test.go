@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -52,7 +53,8 @@ func newS3Dropper(t *testing.T, be *backend, bucket, key string) *s3Dropper {
 			}
 			return nil
 		},
-		ErrorLog: nil,
+		// The deliberate break is not news.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	srv := httptest.NewServer(rp)
 	t.Cleanup(srv.Close)
