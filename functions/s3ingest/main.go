@@ -5,7 +5,6 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -25,9 +24,7 @@ func main() {
 	setMemoryLimit()
 	h, err := setup(context.Background(), awsenv.OS())
 	if err != nil {
-		// One line naming what is wrong, then a failed init (contract §1).
-		obs.NewLogger(os.Stdout, slog.LevelInfo).Error("s3ingest init failed", "error", err.Error())
-		os.Exit(1)
+		obs.InitFailed("s3ingest", err)
 	}
 	lambda.Start(h.Handle)
 }
@@ -63,8 +60,7 @@ func setup(ctx context.Context, env awsenv.Env) (*ingest.Handler, error) {
 	}
 	log := obs.NewLogger(os.Stdout, level)
 	metrics := obs.NewMetrics("s3ingest")
-	store, refresher := tcfg.Build(secretsmanager.NewFromConfig(awsCfg), nil)
-	tokens := tokenstore.NewSecretTokenSource(store, refresher, tokenstore.WithLogger(log), tokenstore.WithMetrics(metrics))
+	tokens := tcfg.TokenSource(secretsmanager.NewFromConfig(awsCfg), tokenstore.WithLogger(log), tokenstore.WithMetrics(metrics))
 	client, err := datacloud.NewClient(tokens,
 		datacloud.WithAllowedHosts(tcfg.AllowedHosts),
 		datacloud.WithRetryPolicy(ingest.CountRetries(datacloud.DefaultRetryPolicy(), metrics)),
