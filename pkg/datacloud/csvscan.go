@@ -2,60 +2,89 @@ package datacloud
 
 import (
 	"bytes"
+	"encoding/binary"
 	"unicode/utf8"
 )
 
-// The CSVSplitter's scanner: record boundaries, RFC 4180 quoting rules, UTF-8 validation and
-// error positions.
+// The CSVSplitter's scanner: record counts, RFC 4180 quoting rules, UTF-8 validation, cut
+// points and error positions. It works per window of input with whole-buffer searches and
+// touches single bytes only next to quotes.
 
-// scan advances over buf[pos:min(len, maxPart)], committing every record that ends there.
-func (s *CSVSplitter) scan() error {
-	buf := s.buf[:min(len(s.buf), s.maxPart)]
-	n := len(buf)
-	p := s.pos
-	for p < n {
-		switch s.state {
-		case csvOutside:
-			// The hot path: one search for a quote over everything buffered, then the line
-			// ends before it are records (or blank lines).
-			seg := buf[p:]
-			q := bytes.IndexByte(seg, '"')
-			if q >= 0 {
-				seg = seg[:q]
+// scan advances the scanner over buf[pos:end] window by window.
+func (s *CSVSplitter) scan(end int) error {
+	for s.pos < end {
+		w := min(end, s.pos+csvScanWindow)
+		bad := s.checkUTF8(w, w == len(s.buf) && s.eof)
+		if bad >= 0 {
+			// Report whichever error comes first in the input. (The walk may already be past
+			// a character that the previous window cut off.)
+			if bad <= s.pos {
+				return s.utf8Error(bad)
 			}
-			if err := s.commitLines(p, seg); err != nil {
+			if err := s.walk(bad); err != nil {
 				return err
 			}
+			return s.utf8Error(bad)
+		}
+		if err := s.walk(w); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// walk runs the quote state machine over buf[pos:end]. Runs of bytes outside quotes and the
+// insides of quoted fields are each handled by one search; only the bytes after a quote are
+// looked at one by one.
+func (s *CSVSplitter) walk(end int) error {
+	buf := s.buf[:end]
+	p := s.pos
+	for p < end {
+		switch s.state {
+		case csvOutside:
+			q := bytes.IndexByte(buf[p:], '"')
 			if q < 0 {
-				p = n
+				if err := s.outside(p, end); err != nil {
+					return err
+				}
+				p = end
 				continue
 			}
 			at := p + q
-			if at != s.recStart && buf[at-1] != ',' {
+			if err := s.outside(p, at); err != nil {
+				return err
+			}
+			// A quote opens a field: at the start of the input, a line or after a comma. A
+			// line end just before it is outside quotes, or this quote would not be outside.
+			if at > 0 && buf[at-1] != ',' && buf[at-1] != '\n' {
 				return s.failAt(at, `bare " in non-quoted field`)
 			}
-			s.quoteStart = at
+			s.quoteStart, s.inCounted = at, at+1
 			s.state = csvQuoted
 			p = at + 1
 		case csvQuoted:
 			q := bytes.IndexByte(buf[p:], '"')
 			if q < 0 {
-				p = n
+				p = end
 				continue
 			}
 			p += q + 1
 			s.state = csvQuoteSeen
 		case csvQuoteSeen:
-			switch buf[p] {
-			case '"':
+			c := buf[p]
+			if c == '"' { // a doubled quote
 				s.state = csvQuoted
+				p++
+				continue
+			}
+			// p-1 closed the field.
+			s.quotedEnds += bytes.Count(buf[s.inCounted:p-1], []byte{'\n'})
+			switch c {
 			case ',':
 				s.state = csvOutside
 			case '\n':
 				s.state = csvOutside
-				if err := s.commit(p+1, false); err != nil {
-					return err
-				}
+				s.endLine(p + 1)
 			case '\r':
 				s.state = csvQuoteCR
 			default:
@@ -68,113 +97,146 @@ func (s *CSVSplitter) scan() error {
 			}
 			p++
 			s.state = csvOutside
-			if err := s.commit(p, false); err != nil {
-				return err
-			}
+			s.endLine(p)
 		}
+	}
+	if s.state == csvQuoted && s.inCounted < end {
+		s.quotedEnds += bytes.Count(buf[s.inCounted:end], []byte{'\n'})
+		s.inCounted = end
 	}
 	s.pos = p
 	return nil
 }
 
-// commitLines commits the records ended by the line ends in seg, a run of bytes outside quotes
-// starting at buffer position p.
-func (s *CSVSplitter) commitLines(p int, seg []byte) error {
-	first := bytes.IndexByte(seg, '\n')
-	if first < 0 {
-		return nil
+// endLine counts a line end outside quotes just before end, in a line that holds a quote (so
+// it is not blank).
+func (s *CSVSplitter) endLine(end int) {
+	if s.needHeader {
+		s.endHeader(end)
+		return
 	}
-	if err := s.commit(p+first+1, s.isBlank(p+first+1)); err != nil {
-		return err
-	}
-	// One pass over the line ends: a line is blank when it is empty or a lone '\r'.
-	records := 0
-	i := first + 1
-	for {
-		j := bytes.IndexByte(seg[i:], '\n')
-		if j < 0 {
-			break
-		}
-		if j > 1 || j == 1 && seg[i] != '\r' {
-			records++
-		}
-		i += j + 1
-	}
-	s.partRecords += records
-	s.committed = p + i
-	s.recStart = s.committed
-	return nil
+	s.lineEnds++
 }
 
-// isBlank reports whether the record from recStart to end (after its '\n') is an empty line.
-func (s *CSVSplitter) isBlank(end int) bool {
-	size := end - s.recStart
-	return size == 1 || size == 2 && s.buf[s.recStart] == '\r'
-}
-
-// commit ends the record being scanned at end; the first one is the header row.
-func (s *CSVSplitter) commit(end int, blank bool) error {
-	if !s.needHeader {
-		s.commitPlain(end, blank)
-		return nil
-	}
-	if blank {
-		return &CSVError{Line: 1, Column: 1, Msg: "header row is blank"}
-	}
+// endHeader makes buf[:end] the header row.
+func (s *CSVSplitter) endHeader(end int) {
 	s.needHeader = false
 	s.header = bytes.Clone(s.buf[:end])
-	s.hdrLen, s.committed, s.recStart = end, end, end
+	s.hdrLen = end
 	s.baseLine = 1 + bytes.Count(s.header, []byte{'\n'})
-	return nil
+	s.lineEnds, s.quotedEnds, s.blanks = 0, 0, 0
 }
 
-func (s *CSVSplitter) commitPlain(end int, blank bool) {
-	s.committed, s.recStart = end, end
-	if !blank {
-		s.partRecords++
+// outside counts the line ends in buf[from:to], a run of bytes outside quotes, and the blank
+// lines among them. It costs one search per line; a line is blank when it is empty or a lone CR.
+func (s *CSVSplitter) outside(from, to int) error {
+	buf := s.buf[:to]
+	if s.needHeader {
+		i := bytes.IndexByte(buf[from:], '\n')
+		if i < 0 {
+			return nil
+		}
+		end := from + i + 1
+		if end == 1 || end == 2 && buf[0] == '\r' {
+			return &CSVError{Line: 1, Column: 1, Msg: "header row is blank"}
+		}
+		s.endHeader(end)
+		from = end
 	}
+	h := s.hdrLen
+	for i := from; ; {
+		j := bytes.IndexByte(buf[i:], '\n')
+		if j < 0 {
+			return nil
+		}
+		e := i + j
+		s.lineEnds++
+		// The bytes before a line end outside quotes are outside quotes too, unless one is a
+		// closing quote, which matches neither test.
+		if e == h || buf[e-1] == '\n' || buf[e-1] == '\r' && (e-1 == h || buf[e-2] == '\n') {
+			s.blanks++
+		}
+		i = e + 1
+	}
+}
+
+// lastLineEnd returns the end of the last line outside quotes in buf[hdrLen:end], or hdrLen if
+// there is none; the scanner's state is the one at end. A position is inside quotes exactly
+// when an odd number of quotes lie between it and the start of the data, so the search walks
+// back quote by quote from end, toggling.
+func (s *CSVSplitter) lastLineEnd(end int) int {
+	inQuotes := s.state == csvQuoted
+	lo := s.hdrLen
+	for end > lo {
+		q := bytes.LastIndexByte(s.buf[lo:end], '"')
+		from := lo + q + 1 // lo when there is no quote
+		if !inQuotes {
+			if i := bytes.LastIndexByte(s.buf[from:end], '\n'); i >= 0 {
+				return from + i + 1
+			}
+		}
+		if q < 0 {
+			break
+		}
+		end = lo + q
+		inQuotes = !inQuotes
+	}
+	return lo
 }
 
 // finishEOF ends the last record at the end of the input, which may lack a line ending.
 func (s *CSVSplitter) finishEOF() error {
 	n := len(s.buf)
-	switch s.state {
-	case csvQuoted:
-		if err := s.checkUTF8(n); err != nil {
-			return err
-		}
-		line, col := s.lineCol(s.quoteStart)
-		return &CSVError{Line: line, Column: col, Msg: "quoted field is not terminated"}
-	case csvOutside:
-		if s.recStart == n {
-			return nil
-		}
-		// encoding/csv drops a '\r' before EOF, so a lone "\r" is an empty line.
-		return s.commit(n, n-s.recStart == 1 && s.buf[s.recStart] == '\r')
-	}
-	s.state = csvOutside
-	return s.commit(n, false)
-}
-
-// failAt reports a syntax error at buffer position at, unless invalid UTF-8 comes first.
-func (s *CSVSplitter) failAt(at int, msg string) error {
-	if err := s.checkUTF8(at); err != nil {
+	if err := s.validate(n, true); err != nil {
 		return err
 	}
+	switch s.state {
+	case csvQuoted:
+		line, col := s.lineCol(s.quoteStart)
+		return &CSVError{Line: line, Column: col, Msg: "quoted field is not terminated"}
+	case csvQuoteSeen:
+		s.quotedEnds += bytes.Count(s.buf[s.inCounted:n-1], []byte{'\n'})
+	}
+	start := s.lastLineEnd(n)
+	s.state = csvOutside
+	s.pos = n
+	if start == n {
+		return nil
+	}
+	// encoding/csv drops a '\r' before EOF, so a lone "\r" is an empty line.
+	blank := n-start == 1 && s.buf[start] == '\r'
+	if s.needHeader {
+		if blank {
+			return &CSVError{Line: 1, Column: 1, Msg: "header row is blank"}
+		}
+		s.endHeader(n)
+		return nil
+	}
+	if !blank {
+		s.lineEnds++ // the last record ends at EOF instead of a line end
+	}
+	return nil
+}
+
+// failAt reports a syntax error at buffer position at.
+func (s *CSVSplitter) failAt(at int, msg string) error {
 	line, col := s.lineCol(at)
 	return &CSVError{Line: line, Column: col, Msg: msg}
 }
 
-// checkUTF8 validates buf[validated:upTo]. Callers pass record boundaries (or error positions),
-// so a multi-byte character is never split.
-func (s *CSVSplitter) checkUTF8(upTo int) error {
+// checkUTF8 validates buf[validated:upTo] and returns the position of the first invalid byte,
+// or -1. Unless final, a character cut off at upTo is left for the next call.
+func (s *CSVSplitter) checkUTF8(upTo int, final bool) int {
 	if upTo <= s.validated {
-		return nil
+		return -1
+	}
+	if !final {
+		upTo = runeStart(s.buf[:upTo], s.validated)
 	}
 	chunk := s.buf[s.validated:upTo]
-	if utf8.Valid(chunk) {
+	if csvASCII(chunk) || utf8.Valid(chunk) {
 		s.validated = upTo
-		return nil
+		return -1
 	}
 	i := 0
 	for i < len(chunk) {
@@ -188,15 +250,71 @@ func (s *CSVSplitter) checkUTF8(upTo int) error {
 		}
 		i += size
 	}
-	line, col := s.lineCol(s.validated + i)
+	return s.validated + i
+}
+
+// validate is checkUTF8 as an error.
+func (s *CSVSplitter) validate(upTo int, final bool) error {
+	if bad := s.checkUTF8(upTo, final); bad >= 0 {
+		return s.utf8Error(bad)
+	}
+	return nil
+}
+
+func (s *CSVSplitter) utf8Error(at int) error {
+	line, col := s.lineCol(at)
 	return &CSVError{Line: line, Column: col, Msg: "invalid UTF-8"}
+}
+
+// csvASCII reports whether b is all ASCII, eight bytes at a time; it is the common case and
+// faster than utf8.Valid's fast path.
+func csvASCII(b []byte) bool {
+	const hi = 0x8080808080808080
+	for len(b) >= 32 {
+		x := binary.LittleEndian.Uint64(b) | binary.LittleEndian.Uint64(b[8:]) |
+			binary.LittleEndian.Uint64(b[16:]) | binary.LittleEndian.Uint64(b[24:])
+		if x&hi != 0 {
+			return false
+		}
+		b = b[32:]
+	}
+	for _, c := range b {
+		if c >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// runeStart returns len(b), or the start of a multi-byte character that b cuts off (not before
+// lo).
+func runeStart(b []byte, lo int) int {
+	for i := len(b) - 1; i >= max(lo, len(b)-utf8.UTFMax+1); i-- {
+		c := b[i]
+		if c < utf8.RuneSelf {
+			return len(b)
+		}
+		if c >= 0xC0 { // a leading byte: is its character complete?
+			need := 2
+			if c >= 0xF0 {
+				need = 4
+			} else if c >= 0xE0 {
+				need = 3
+			}
+			if len(b)-i < need {
+				return i
+			}
+			return len(b)
+		}
+	}
+	return len(b)
 }
 
 // lineCol converts a buffer position to a 1-based line and byte column. The data region
 // buf[hdrLen:] always starts at the beginning of a line.
 func (s *CSVSplitter) lineCol(p int) (line, col int) {
 	start, line := s.hdrLen, s.baseLine
-	if p < s.hdrLen {
+	if p < s.hdrLen || s.needHeader {
 		start, line = 0, 1
 	}
 	seg := s.buf[start:p]

@@ -30,18 +30,17 @@ type splitConfig struct {
 // Data Cloud's bulk delete CSVs have no header row.
 func NoHeader() SplitOption { return func(c *splitConfig) { c.noHeader = true } }
 
-// csvReadChunk bounds each Read so that freshly read bytes are scanned and validated while
-// they are still in the CPU cache.
-const csvReadChunk = 128 << 10
+// csvReadChunk is the most one Read asks for. Reads go straight into the part buffer (the only
+// copy of the data); large reads keep the per-call overhead of slow readers low.
+const csvReadChunk = 1 << 20
+
+// csvScanWindow is how much the scanner checks per pass: each window is validated as UTF-8 and
+// then walked while it is in the L1/L2 cache.
+const csvScanWindow = 64 << 10
 
 // csvMinBuffer is the initial part buffer; it grows geometrically up to maxPartBytes, so a
 // small file never costs a full-sized part buffer.
 const csvMinBuffer = 64 << 10
-
-// csvBufPool recycles part buffers between splitters (one per file): a Lambda invocation
-// splitting many files would otherwise allocate, zero and grow a buffer of up to a part's size
-// for each of them.
-var csvBufPool sync.Pool // of *[]byte
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
@@ -59,10 +58,14 @@ const (
 // and LF; line endings are preserved, including a missing final newline. Parts are as full as
 // the record boundaries allow.
 //
-// Memory is constant: one part buffer (grown up to maxPartBytes, recycled between splitters)
-// that is reused for every part; nothing is allocated per record. The scanner searches whole
-// runs of bytes outside quotes at once (bytes.IndexByte), so an unquoted record costs one
-// search for its line end.
+// Memory is constant: one part buffer (grown up to maxPartBytes, kept for the next splitter)
+// that the input is read into directly and that is reused for every part; nothing is allocated
+// per record. The scanner works per window of input: it validates UTF-8 as a whole (ASCII eight
+// bytes at a time), makes one search per line end outside quotes (to tell blank lines) and one
+// per quote, and counts the line ends inside a quoted field with one bytes.Count. Because every
+// quoted field holds an even number of quotes, a position is inside quotes exactly when an odd
+// number of quotes precede it, so the cut point is found by searching backwards from the part
+// limit, quote by quote, for the last line end outside quotes.
 //
 // Input rules:
 //   - a UTF-8 byte order mark at the start is dropped, so the first field name matches the
@@ -85,28 +88,30 @@ type CSVSplitter struct {
 	maxPart  int
 	noHeader bool
 
-	// buf[:hdrLen] is the header, then the records of the current part. It holds at most
-	// maxPart+2 bytes: the extra bytes tell a record that ends exactly at the part size from
-	// one that goes on, and a blank line from a record. Only buf[:maxPart] is scanned.
+	// buf[:hdrLen] is the header, then the data of the current part and up to two bytes read
+	// ahead. It holds at most maxPart+2 bytes: the extra bytes tell whether more input follows
+	// a full part, and let a blank line be recognised (and dropped) when a header fills a part.
+	// Only buf[:maxPart] is scanned.
 	buf        []byte
 	hdrLen     int
 	needHeader bool   // the header row has not ended yet
 	header     []byte // owned copy for Header()
-	committed  int    // end of the last complete record (or blank line) in buf
-	validated  int    // buf[:validated] is known to be valid UTF-8
 	baseLine   int    // line number of buf[hdrLen]
 
-	// the record being scanned
-	recStart   int
+	// Scanner state over buf[hdrLen:pos] (buf[:pos] while the header is read).
 	pos        int
 	state      int
-	quoteStart int
+	quoteStart int // the opening quote of the quoted field being scanned
+	inCounted  int // line ends inside the current quoted field are counted up to here
+	validated  int // buf[:validated] is valid UTF-8
+	lineEnds   int // '\n' bytes outside quotes in buf[hdrLen:pos]
+	quotedEnds int // '\n' bytes inside quotes in buf[hdrLen:pos]
+	blanks     int // blank lines ending in buf[hdrLen:pos]
 
-	partRecords int   // non-blank records in buf[hdrLen:committed]
-	records     int64 // records in parts returned so far
-	bytesRead   int64
+	records   int64 // records in parts returned so far
+	bytesRead int64
 
-	carry bool // the previous part was returned: move buf[committed:] behind the header first
+	carry int // the previous part was buf[:carry]: move buf[carry:] behind the header first
 	eof   bool
 	done  bool
 	err   error
@@ -140,11 +145,32 @@ func NewCSVSplitter(r io.Reader, maxPartBytes int, opts ...SplitOption) (*CSVSpl
 // bufLimit is the largest the buffer gets: a part and two bytes more (room for a BOM at least).
 func (s *CSVSplitter) bufLimit() int { return max(s.maxPart+2, len(utf8BOM)) }
 
+// csvSpare keeps the buffer of the last finished splitter for the next one: a Lambda
+// invocation splitting many files one after another would otherwise allocate, zero and fault
+// in a buffer of up to a part's size for each of them. Unlike a sync.Pool it survives garbage
+// collections; it holds at most one idle buffer.
+var csvSpare struct {
+	sync.Mutex
+	buf []byte
+}
+
 func csvGetBuffer(size int) []byte {
-	if p, ok := csvBufPool.Get().(*[]byte); ok && cap(*p) >= size {
-		return (*p)[:0]
+	csvSpare.Lock()
+	b := csvSpare.buf
+	csvSpare.buf = nil
+	csvSpare.Unlock()
+	if cap(b) >= size {
+		return b[:0]
 	}
 	return make([]byte, 0, size)
+}
+
+func csvPutBuffer(b []byte) {
+	csvSpare.Lock()
+	if cap(b) > cap(csvSpare.buf) {
+		csvSpare.buf = b[:0]
+	}
+	csvSpare.Unlock()
 }
 
 // fail records a sticky error and recycles the buffer: no part is valid after an error.
@@ -155,8 +181,7 @@ func (s *CSVSplitter) fail(err error) {
 
 func (s *CSVSplitter) release() {
 	if s.buf != nil {
-		b := s.buf[:0]
-		csvBufPool.Put(&b)
+		csvPutBuffer(s.buf)
 		s.buf = nil
 	}
 }
@@ -180,7 +205,7 @@ func (s *CSVSplitter) start() error {
 		return &CSVError{Line: 1, Column: 1, Msg: "empty file"}
 	}
 	for s.needHeader {
-		if err := s.scan(); err != nil {
+		if err := s.scan(min(len(s.buf), s.maxPart)); err != nil {
 			return err
 		}
 		switch {
@@ -190,7 +215,7 @@ func (s *CSVSplitter) start() error {
 				return err
 			}
 		case len(s.buf) > s.maxPart:
-			if err := s.checkUTF8(len(s.buf)); err != nil {
+			if err := s.validate(len(s.buf), s.eof); err != nil {
 				return err
 			}
 			return &CSVError{Line: 1, Column: 1, Msg: fmt.Sprintf("header row is larger than the part size of %d bytes", s.maxPart)}
@@ -200,7 +225,7 @@ func (s *CSVSplitter) start() error {
 			}
 		}
 	}
-	return s.checkUTF8(s.hdrLen)
+	return nil
 }
 
 // Header returns the header row as it starts every part, line ending included and BOM
@@ -224,9 +249,9 @@ func (s *CSVSplitter) Next() ([]byte, error) {
 		s.release()
 		return nil, io.EOF
 	}
-	if s.carry {
-		s.dropTo(s.committed)
-		s.carry = false
+	if s.carry > 0 {
+		s.dropTo(s.carry)
+		s.carry = 0
 	}
 	part, err := s.next()
 	if err == io.EOF {
@@ -242,7 +267,7 @@ func (s *CSVSplitter) Next() ([]byte, error) {
 
 func (s *CSVSplitter) next() ([]byte, error) {
 	for {
-		if err := s.scan(); err != nil {
+		if err := s.scan(min(len(s.buf), s.maxPart)); err != nil {
 			return nil, err
 		}
 		switch {
@@ -251,22 +276,16 @@ func (s *CSVSplitter) next() ([]byte, error) {
 				return nil, err
 			}
 			s.done = true
-			if s.partRecords == 0 {
+			if s.partRecords() == 0 {
 				return nil, io.EOF
 			}
-			if err := s.checkUTF8(s.committed); err != nil {
-				return nil, err
-			}
-			return s.emit(), nil
+			return s.emit(len(s.buf)), nil
 		case len(s.buf) > s.maxPart && (s.eof || len(s.buf) == s.bufLimit()):
 			if part, err := s.full(); part != nil || err != nil {
 				return part, err
 			}
 		default:
 			if err := s.fill(); err != nil {
-				return nil, err
-			}
-			if err := s.checkUTF8(s.committed); err != nil {
 				return nil, err
 			}
 		}
@@ -276,34 +295,36 @@ func (s *CSVSplitter) next() ([]byte, error) {
 // atEOF reports whether all input is in the buffer and scanned.
 func (s *CSVSplitter) atEOF() bool { return s.eof && len(s.buf) <= s.maxPart }
 
-// full handles a full buffer whose pending record does not fit: it returns the current part,
-// makes room by dropping blank lines that have no record to travel with, or reports a record
-// too large.
+// partRecords is the number of records in the scanned data: line ends outside quotes that do
+// not end a blank line.
+func (s *CSVSplitter) partRecords() int { return s.lineEnds - s.blanks }
+
+// full handles a full buffer, scanned up to maxPart: it returns the records up to the last line
+// end outside quotes as a part, drops blank lines that have no record to travel with, or
+// reports a record too large.
 func (s *CSVSplitter) full() ([]byte, error) {
-	if s.partRecords > 0 {
-		if err := s.checkUTF8(s.committed); err != nil {
-			return nil, err
-		}
-		s.carry = true
-		return s.emit(), nil
+	cut := s.lastLineEnd(s.maxPart)
+	if s.partRecords() > 0 {
+		s.carry = cut
+		return s.emit(cut), nil
 	}
-	if s.committed > s.hdrLen {
-		s.dropTo(s.committed)
+	if cut > s.hdrLen {
+		s.dropTo(cut)
 		return nil, nil
 	}
-	// A blank line in the extra bytes has no record to travel with.
-	switch rest := s.buf[s.recStart:]; {
+	// A blank line in the read-ahead bytes has no record to travel with.
+	switch rest := s.buf[s.hdrLen:]; {
 	case rest[0] == '\n' || s.eof && string(rest) == "\r":
-		s.dropTo(s.recStart + 1)
+		s.dropTo(s.hdrLen + 1)
 		return nil, nil
 	case bytes.HasPrefix(rest, []byte("\r\n")):
-		s.dropTo(s.recStart + 2)
+		s.dropTo(s.hdrLen + 2)
 		return nil, nil
 	}
-	if err := s.checkUTF8(len(s.buf)); err != nil {
+	if err := s.validate(len(s.buf), s.eof); err != nil {
 		return nil, err
 	}
-	line, col := s.lineCol(s.recStart)
+	line, col := s.lineCol(s.hdrLen)
 	msg := fmt.Sprintf("record is larger than the part size of %d bytes", s.maxPart)
 	if !s.noHeader {
 		msg = fmt.Sprintf("record does not fit in a part of %d bytes with the %d-byte header", s.maxPart, s.hdrLen)
@@ -311,33 +332,29 @@ func (s *CSVSplitter) full() ([]byte, error) {
 	return nil, &CSVError{Line: line, Column: col, Msg: msg}
 }
 
-func (s *CSVSplitter) emit() []byte {
-	s.records += int64(s.partRecords)
-	s.partRecords = 0
-	return s.buf[:s.committed]
+// emit returns buf[:end] as a part; end is a record boundary and no record ends after it in
+// the scanned bytes.
+func (s *CSVSplitter) emit(end int) []byte {
+	s.records += int64(s.partRecords())
+	return s.buf[:end]
 }
 
-// dropTo moves buf[from:] to just behind the header, adjusting the positions; the bytes before
-// it (a returned part, or blank lines) are gone.
+// dropTo moves buf[from:] to just behind the header, where it is scanned again from the start
+// of a record; the bytes before it (a returned part, or blank lines) are gone. from is a record
+// boundary in the scanned bytes, so what is moved is at most a record and the read-ahead.
 func (s *CSVSplitter) dropTo(from int) {
-	d := from - s.hdrLen
-	if d == 0 {
-		return
+	if from <= s.pos {
+		s.baseLine += s.lineEnds + s.quotedEnds - bytes.Count(s.buf[from:s.pos], []byte{'\n'})
+	} else { // a blank line in the read-ahead bytes
+		s.baseLine += s.lineEnds + s.quotedEnds + bytes.Count(s.buf[s.pos:from], []byte{'\n'})
 	}
-	s.baseLine += bytes.Count(s.buf[s.hdrLen:from], []byte{'\n'})
 	n := copy(s.buf[s.hdrLen:], s.buf[from:])
 	s.buf = s.buf[:s.hdrLen+n]
-	s.committed = s.hdrLen
-	s.validated = max(s.validated-d, s.hdrLen)
-	if s.pos < from { // a dropped blank line was being scanned
-		s.recStart, s.pos, s.state = from, from, csvOutside
-	}
-	s.recStart -= d
-	s.pos -= d
-	s.quoteStart -= d
+	s.pos, s.state, s.validated = s.hdrLen, csvOutside, s.hdrLen
+	s.lineEnds, s.quotedEnds, s.blanks = 0, 0, 0
 }
 
-// fill reads more input into the buffer, growing it up to bufLimit.
+// fill reads more input straight into the buffer, growing it up to bufLimit.
 func (s *CSVSplitter) fill() error {
 	if s.eof {
 		return nil
