@@ -31,8 +31,9 @@ type splitConfig struct {
 func NoHeader() SplitOption { return func(c *splitConfig) { c.noHeader = true } }
 
 // csvReadChunk is the most one Read asks for. Reads go straight into the part buffer (the only
-// copy of the data); large reads keep the per-call overhead of slow readers low.
-const csvReadChunk = 1 << 20
+// copy of the data) and are scanned right after, while they are still in the L2 cache: 128 KiB
+// measured faster than 256 KiB and 1 MiB reads (BenchmarkCSVSplitter, 8 MiB parts).
+const csvReadChunk = 128 << 10
 
 // csvScanWindow is how much the scanner checks per pass: each window is validated as UTF-8 and
 // then walked while it is in the L1/L2 cache.
@@ -60,7 +61,7 @@ const (
 //
 // Memory is constant: one part buffer (grown up to maxPartBytes, kept for the next splitter)
 // that the input is read into directly and that is reused for every part; nothing is allocated
-// per record. The scanner works per window of input: it validates UTF-8 as a whole (ASCII eight
+// per record. The scanner works per window of input: it validates UTF-8 as a whole (ASCII 64
 // bytes at a time), makes one search per line end outside quotes (to tell blank lines) and one
 // per quote, and counts the line ends inside a quoted field with one bytes.Count. Because every
 // quoted field holds an even number of quotes, a position is inside quotes exactly when an odd
