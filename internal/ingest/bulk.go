@@ -102,7 +102,9 @@ func (r *csvRun) open(it *item) (*csvFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	var opts []datacloud.SplitOption
+	// A ragged row makes Data Cloud fail the whole job, with every file sharing it: refuse the
+	// file as bad input before its part is uploaded.
+	opts := []datacloud.SplitOption{datacloud.CheckFieldCounts()}
 	if r.noHeader {
 		opts = append(opts, datacloud.NoHeader())
 	}

@@ -23,7 +23,8 @@ func (e *CSVError) Error() string {
 type SplitOption func(*splitConfig)
 
 type splitConfig struct {
-	noHeader bool
+	noHeader    bool
+	checkFields bool
 }
 
 // NoHeader makes the splitter treat the first row as data and start parts without a header.
@@ -88,6 +89,9 @@ type CSVSplitter struct {
 	r        io.Reader
 	maxPart  int
 	noHeader bool
+	// headerFields is the header's field count when records are checked against it (0: not).
+	headerFields int
+	checkFields  bool
 
 	// buf[:hdrLen] is the header, then the data of the current part and up to two bytes read
 	// ahead. It holds at most maxPart+2 bytes: the extra bytes tell whether more input follows
@@ -129,11 +133,12 @@ func NewCSVSplitter(r io.Reader, maxPartBytes int, opts ...SplitOption) (*CSVSpl
 		o(&cfg)
 	}
 	s := &CSVSplitter{
-		r:          r,
-		maxPart:    maxPartBytes,
-		noHeader:   cfg.noHeader,
-		needHeader: !cfg.noHeader,
-		baseLine:   1,
+		r:           r,
+		maxPart:     maxPartBytes,
+		noHeader:    cfg.noHeader,
+		needHeader:  !cfg.noHeader,
+		checkFields: cfg.checkFields && !cfg.noHeader,
+		baseLine:    1,
 	}
 	s.buf = csvGetBuffer(min(s.bufLimit(), csvMinBuffer))
 	if err := s.start(); err != nil {
@@ -280,7 +285,7 @@ func (s *CSVSplitter) next() ([]byte, error) {
 			if s.partRecords() == 0 {
 				return nil, io.EOF
 			}
-			return s.emit(len(s.buf)), nil
+			return s.emit(len(s.buf))
 		case len(s.buf) > s.maxPart && (s.eof || len(s.buf) == s.bufLimit()):
 			if part, err := s.full(); part != nil || err != nil {
 				return part, err
@@ -307,7 +312,7 @@ func (s *CSVSplitter) full() ([]byte, error) {
 	cut := s.lastLineEnd(s.maxPart)
 	if s.partRecords() > 0 {
 		s.carry = cut
-		return s.emit(cut), nil
+		return s.emit(cut)
 	}
 	if cut > s.hdrLen {
 		s.dropTo(cut)
@@ -335,9 +340,17 @@ func (s *CSVSplitter) full() ([]byte, error) {
 
 // emit returns buf[:end] as a part; end is a record boundary and no record ends after it in
 // the scanned bytes.
-func (s *CSVSplitter) emit(end int) []byte {
+func (s *CSVSplitter) emit(end int) ([]byte, error) {
+	if s.checkFields {
+		if s.headerFields == 0 {
+			s.headerFields = recordFields(bytes.TrimRight(s.header, "\r\n"))
+		}
+		if err := checkFieldCounts(s.buf[s.hdrLen:end], s.baseLine, s.headerFields); err != nil {
+			return nil, err
+		}
+	}
 	s.records += int64(s.partRecords())
-	return s.buf[:end]
+	return s.buf[:end], nil
 }
 
 // dropTo moves buf[from:] to just behind the header, where it is scanned again from the start
