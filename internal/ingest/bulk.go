@@ -104,7 +104,7 @@ func (r *csvRun) open(it *item) (*csvFile, error) {
 	}
 	// A ragged row makes Data Cloud fail the whole job, with every file sharing it: refuse the
 	// file as bad input before its part is uploaded.
-	opts := []datacloud.SplitOption{datacloud.CheckFieldCounts()}
+	opts := []datacloud.SplitOption{datacloud.CheckFieldCounts(), datacloud.SizeHint(dataSizeHint(b, it))}
 	if r.noHeader {
 		opts = append(opts, datacloud.NoHeader())
 	}
@@ -305,4 +305,13 @@ func (r *csvRun) close(job *csvJob) {
 		r.in.succeed(r.cleanup, it)
 	}
 	job.items = nil
+}
+
+// dataSizeHint guesses the decompressed size of the file, so that the splitter sizes its part
+// buffer once: the object's size, or four times it for gzip (CSV compresses at least that well).
+func dataSizeHint(b *body, it *item) int64 {
+	if it.res.Route.Gzip {
+		return 4 * b.stream.Size()
+	}
+	return b.stream.Size()
 }

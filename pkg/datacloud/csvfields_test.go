@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -61,5 +62,36 @@ func TestCSVSplitterFieldCountsOffByDefault(t *testing.T) {
 		if _, err := s.Next(); err != nil {
 			t.Fatalf("opts %d: ragged rows rejected without CheckFieldCounts in header mode: %v", len(opts), err)
 		}
+	}
+}
+
+func TestCSVSplitterSizeHintSizesTheBufferOnce(t *testing.T) {
+	csvSpare.Lock()
+	csvSpare.buf = nil
+	csvSpare.Unlock()
+	input := []byte("id,v\n" + strings.Repeat("1,abcdefgh\n", 20000)) // about 220 KB
+	s, err := NewCSVSplitter(bytes.NewReader(input), 1<<20, SizeHint(int64(len(input))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cap(s.buf); got < len(input) || got > 1<<20+2 {
+		t.Fatalf("initial buffer capacity %d, want the hinted %d (capped by the part size)", got, len(input))
+	}
+	part, err := s.Next()
+	if err != nil || !bytes.Equal(part, input) {
+		t.Fatalf("part of %d bytes, err %v; want the whole input", len(part), err)
+	}
+	if _, err := s.Next(); err != io.EOF {
+		t.Fatalf("err = %v, want EOF", err)
+	}
+	csvSpare.Lock()
+	csvSpare.buf = nil
+	csvSpare.Unlock()
+	big, err := NewCSVSplitter(bytes.NewReader(input), 1000, SizeHint(1<<40))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cap(big.buf); got != 1002 {
+		t.Fatalf("a hint larger than a part allocated %d bytes, want the part's 1002", got)
 	}
 }
