@@ -21,8 +21,8 @@ import (
 // (either key form) and into the connected app (the certificate).
 type KeyPair struct {
 	Key      *rsa.PrivateKey
-	PKCS1PEM string // "-----BEGIN RSA PRIVATE KEY-----"
-	PKCS8PEM string // "-----BEGIN PRIVATE KEY-----"
+	PKCS1PEM string // PEM block type "RSA PRIVATE KEY" (PKCS#1)
+	PKCS8PEM string // PEM block type "PRIVATE KEY" (PKCS#8)
 	CertPEM  string // "-----BEGIN CERTIFICATE-----"
 }
 
