@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dcbridge/datacloud-lambda/internal/obs"
@@ -213,9 +214,9 @@ func (r *csvRun) restart(job *csvJob, cause error) {
 		r.in.metrics.Count(obs.Retries, 1)
 		r.in.log.WarnContext(r.work, "bulk upload outcome unknown: aborting the job and starting its files over in a new job",
 			slog.String("source", r.spec.SourceName), slog.String("object", r.spec.Object),
-			slog.Any("job_id", job.loader.JobIDs()), slog.Int("attempt", attempt), slog.String("error", cause.Error()))
+			slog.String("job_id", strings.Join(job.loader.JobIDs(), " ")), slog.Int("attempt", attempt), slog.String("error", cause.Error()))
 		if err := job.loader.Abort(r.cleanup); err != nil {
-			r.in.log.ErrorContext(r.work, "abort bulk job", slog.Any("job_id", job.loader.JobIDs()), slog.String("error", err.Error()))
+			r.in.log.ErrorContext(r.work, "abort bulk job", slog.String("job_id", strings.Join(job.loader.JobIDs(), " ")), slog.String("error", err.Error()))
 		}
 		job.loader, job.uploads = datacloud.NewBulkLoader(r.in.dc, r.spec, r.in.cfg.MaxUploadsPerJob), 0
 		files := job.items
@@ -274,7 +275,7 @@ func (r *csvRun) drop(job *csvJob, it *item, err error) {
 func (r *csvRun) abort(job *csvJob, cause error) {
 	cause = deadlineErr(r.work, cause)
 	if err := job.loader.Abort(r.cleanup); err != nil {
-		r.in.log.ErrorContext(r.cleanup, "abort bulk job", slog.Any("job_id", job.loader.JobIDs()), slog.String("error", err.Error()))
+		r.in.log.ErrorContext(r.cleanup, "abort bulk job", slog.String("job_id", strings.Join(job.loader.JobIDs(), " ")), slog.String("error", err.Error()))
 	}
 	ids := job.loader.JobIDs()
 	for _, it := range job.items {
@@ -291,7 +292,7 @@ func (r *csvRun) close(job *csvJob) {
 	}
 	if len(job.items) == 0 {
 		if err := job.loader.Abort(r.cleanup); err != nil { // every file dropped out
-			r.in.log.ErrorContext(r.cleanup, "abort bulk job", slog.Any("job_id", job.loader.JobIDs()), slog.String("error", err.Error()))
+			r.in.log.ErrorContext(r.cleanup, "abort bulk job", slog.String("job_id", strings.Join(job.loader.JobIDs(), " ")), slog.String("error", err.Error()))
 		}
 		return
 	}
