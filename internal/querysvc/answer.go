@@ -3,6 +3,7 @@ package querysvc
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
@@ -68,14 +69,70 @@ func encodeRows(cols []datacloud.Column, rows [][]any) ([]json.RawMessage, error
 	return out, nil
 }
 
-// render encodes the answer holding the first k rows of p with the given cursor.
+// render encodes the answer holding the first k rows of p with the given cursor, in one
+// allocation of its exact size. The result is what encoding/json makes of answer (wrapped by
+// sh.wrap), but the rows, which encodeRows made compact, are appended as they are instead of
+// being re-validated and re-compacted, and through API Gateway they are escaped straight into
+// the body string.
 func (s *Service) render(sh shape, p page, k int, cur string) ([]byte, error) {
-	body, err := marshal(answer{Columns: p.columns, Rows: p.rows[:k], RowCount: k, QueryID: p.queryID,
-		Done: cur == "", Cursor: cur})
+	rows := p.rows[:k]
+	head, tail, err := answerFrame(p.columns, rows == nil, k, p.queryID, cur)
 	if err != nil {
 		return nil, err
 	}
-	return sh.wrap(statusOK, body, 0)
+	var pre, suf []byte
+	if sh.apiGateway {
+		if pre, suf, err = envelope(statusOK, 0); err != nil {
+			return nil, err
+		}
+	}
+	size := len(pre) + sh.cost(head) + sh.cost(tail) + len(suf) + max(0, len(rows)-1)
+	for _, r := range rows {
+		size += sh.cost(r)
+	}
+	out := make([]byte, 0, size)
+	out = append(out, pre...)
+	out = sh.appendBody(out, head)
+	for i, r := range rows {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = sh.appendBody(out, r)
+	}
+	out = sh.appendBody(out, tail)
+	return append(out, suf...), nil
+}
+
+// answerFrame is an encoded answer without its rows: everything before the first row and
+// everything after the last, in answer's field order. A nil rows slice encodes as null, as
+// encoding/json has it.
+func answerFrame(cols []column, nilRows bool, rowCount int, queryID, cur string) (head, tail []byte, err error) {
+	c, err := marshal(cols)
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := marshal(queryID)
+	if err != nil {
+		return nil, nil, err
+	}
+	head = append(append([]byte(`{"columns":`), c...), `,"rows":`...)
+	if nilRows {
+		head = append(head, "null"...)
+	} else {
+		head = append(head, '[')
+		tail = append(tail, ']')
+	}
+	tail = strconv.AppendInt(append(tail, `,"rowCount":`...), int64(rowCount), 10)
+	tail = append(append(tail, `,"queryId":`...), q...)
+	tail = strconv.AppendBool(append(tail, `,"done":`...), cur == "")
+	if cur != "" {
+		cq, err := marshal(cur)
+		if err != nil {
+			return nil, nil, err
+		}
+		tail = append(append(tail, `,"cursor":`...), cq...)
+	}
+	return head, append(tail, '}'), nil
 }
 
 // fit answers as many rows of p as the budget allows, measuring the exact encoded size.

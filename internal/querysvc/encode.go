@@ -3,6 +3,7 @@ package querysvc
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strconv"
 
@@ -34,11 +35,38 @@ func (s shape) wrap(status int, body []byte, retryAfter int) ([]byte, error) {
 	if !s.apiGateway {
 		return body, nil
 	}
+	pre, suf, err := envelope(status, retryAfter)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(pre)+escapedLen(body)+len(suf))
+	out = append(out, pre...)
+	out = appendEscaped(out, body)
+	return append(out, suf...), nil
+}
+
+// bodyField is how the empty body string appears in an encoded API Gateway response.
+var bodyField = []byte(`"body":""`)
+
+// envelope is the API Gateway response without its body: everything up to and including
+// the body string's opening quote, and everything from its closing quote on. The body is
+// then escaped straight into the result (see escape.go) instead of being copied into a Go
+// string and encoded again. The headers are ours, so bodyField occurs only as the field.
+func envelope(status, retryAfter int) (pre, suf []byte, err error) {
 	headers := map[string]string{"content-type": "application/json"}
 	if retryAfter > 0 {
 		headers["retry-after"] = strconv.Itoa(retryAfter)
 	}
-	return marshal(events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers, Body: string(body)})
+	p, err := marshal(events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: headers})
+	if err != nil {
+		return nil, nil, err
+	}
+	i := bytes.Index(p, bodyField)
+	if i < 0 {
+		return nil, nil, errors.New("datacloud: encode answer: the API Gateway response has no body field")
+	}
+	i += len(bodyField) - 1
+	return p[:i], p[i:], nil
 }
 
 // cost is what len(raw) JSON bytes of the body add to the invocation result: themselves for
@@ -47,11 +75,15 @@ func (s shape) cost(raw []byte) int {
 	if !s.apiGateway {
 		return len(raw)
 	}
-	quoted, err := marshal(string(raw))
-	if err != nil {
-		return 2 * len(raw) // cannot happen for a string; over-estimate to stay safe
+	return escapedLen(raw)
+}
+
+// appendBody appends raw JSON body bytes as they appear in the invocation result.
+func (s shape) appendBody(dst, raw []byte) []byte {
+	if !s.apiGateway {
+		return append(dst, raw...)
 	}
-	return len(quoted) - 2
+	return appendEscaped(dst, raw)
 }
 
 // errorBody encodes an error answer; a direct invocation's also carries "status".
