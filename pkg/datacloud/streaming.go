@@ -143,6 +143,10 @@ func parseValidation(body []byte) *ValidationResult {
 // when not nil, is called after every accepted body with the running totals of records and
 // body bytes sent. It returns the number of records Data Cloud accepted. Bad input
 // (*RecordError, *RecordTooLargeError) stops the stream; bodies sent before stay sent.
+//
+// Packing the next body overlaps the upsert of the previous one, but at most one request is
+// in flight, so upserts reach Data Cloud in record order. progress runs on another goroutine
+// than the caller's, one call at a time, and never after StreamRecords returns.
 func (c *Client) StreamRecords(ctx context.Context, source, object string, rr *RecordReader, limit int,
 	progress func(records, bytes int64)) (records int64, err error) {
 	if _, err := sourcePath("upsert", source, object); err != nil {
@@ -154,45 +158,113 @@ func (c *Client) StreamRecords(ctx context.Context, source, object string, rr *R
 	if limit <= 0 {
 		limit = DefaultStreamingPayloadBytes
 	}
-	p := NewPacker(limit)
-	var sentBytes int64
-	send := func(body []byte, n int) error {
-		if err := c.UpsertBody(ctx, source, object, body); err != nil {
-			return err
-		}
-		records += int64(n)
-		sentBytes += int64(len(body))
-		if progress != nil {
-			progress(records, sentBytes)
-		}
-		return nil
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	u := newUpserter(ctx, c, source, object, progress, cancel)
+	packErr := packRecords(ctx, rr, NewPacker(limit), u.enqueue)
+	records, err = u.wait()
+	if err == nil {
+		// An upsert failure is reported first: sequentially it would have stopped the
+		// stream before the reader got this far.
+		err = packErr
 	}
+	return records, err
+}
+
+// packRecords reads rr to the end, handing each full body and the final one to send.
+func packRecords(ctx context.Context, rr *RecordReader, p *Packer, send func(body []byte, n int) error) error {
 	for {
 		if err := ctx.Err(); err != nil {
-			return records, fmt.Errorf("datacloud: stream records: %w", err)
+			return fmt.Errorf("datacloud: stream records: %w", err)
 		}
 		rec, err := rr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return records, err
+			return err
 		}
 		pending := p.Len()
 		body, err := p.Add(rec)
 		if err != nil {
-			return records, err
+			return err
 		}
 		if body != nil {
 			if err := send(body, pending); err != nil {
-				return records, err
+				return err
 			}
 		}
 	}
 	if n := p.Len(); n > 0 {
-		if err := send(p.Flush(), n); err != nil {
-			return records, err
-		}
+		return send(p.Flush(), n)
 	}
-	return records, nil
+	return nil
+}
+
+// upsertBatch is a body queued for upsert and the number of records in it.
+type upsertBatch struct {
+	body []byte
+	n    int
+}
+
+// upserter posts queued bodies one at a time, in queue order, on its own goroutine.
+type upserter struct {
+	queue chan upsertBatch
+	// free holds the copy buffers not in use. The Packer reuses a returned body's buffer as
+	// soon as it returns the next body, which happens while that body may still be in
+	// flight, so each queued body is copied into one of two buffers: one in flight, one queued.
+	free chan []byte
+	done chan struct{}
+	ctx  context.Context
+	// Written by the goroutine only; read after done is closed.
+	records, bytes int64
+	err            error
+}
+
+func newUpserter(ctx context.Context, c *Client, source, object string, progress func(records, bytes int64),
+	stop context.CancelFunc) *upserter {
+	u := &upserter{queue: make(chan upsertBatch, 1), free: make(chan []byte, 2), done: make(chan struct{}), ctx: ctx}
+	u.free <- nil
+	u.free <- nil
+	go func() {
+		defer close(u.done)
+		for b := range u.queue {
+			if err := c.UpsertBody(ctx, source, object, b.body); err != nil {
+				u.err = err
+				stop() // stops the reader; the bodies still queued are dropped
+				return
+			}
+			u.records += int64(b.n)
+			u.bytes += int64(len(b.body))
+			if progress != nil {
+				progress(u.records, u.bytes)
+			}
+			u.free <- b.body
+		}
+	}()
+	return u
+}
+
+// enqueue copies body and queues it, waiting while one body is in flight and one queued.
+func (u *upserter) enqueue(body []byte, n int) error {
+	var buf []byte
+	select {
+	case buf = <-u.free:
+	case <-u.ctx.Done():
+		return fmt.Errorf("datacloud: stream records: %w", u.ctx.Err())
+	}
+	select {
+	case u.queue <- upsertBatch{body: append(buf[:0], body...), n: n}:
+		return nil
+	case <-u.ctx.Done():
+		return fmt.Errorf("datacloud: stream records: %w", u.ctx.Err())
+	}
+}
+
+// wait closes the queue, lets the goroutine post what is queued unless it failed, and
+// returns the records accepted and the first upsert error.
+func (u *upserter) wait() (records int64, err error) {
+	close(u.queue)
+	<-u.done
+	return u.records, u.err
 }
