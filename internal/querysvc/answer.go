@@ -1,6 +1,7 @@
 package querysvc
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -33,7 +34,8 @@ type page struct {
 	cursorAt  func(k int) string // cursor when only the first k rows are answered
 }
 
-// encodeRows turns positional rows into objects keyed by column name, in column order.
+// encodeRows turns positional rows into objects keyed by column name, in column order. One
+// encoder serves every value (marshal would make one per value).
 func encodeRows(cols []datacloud.Column, rows [][]any) ([]json.RawMessage, error) {
 	names := make([][]byte, len(cols))
 	for i, c := range cols {
@@ -43,6 +45,9 @@ func encodeRows(cols []datacloud.Column, rows [][]any) ([]json.RawMessage, error
 		}
 		names[i] = n
 	}
+	var val bytes.Buffer
+	enc := json.NewEncoder(&val)
+	enc.SetEscapeHTML(false) // as marshal and the runtime
 	out := make([]json.RawMessage, len(rows))
 	var buf []byte
 	for r, row := range rows {
@@ -57,11 +62,11 @@ func encodeRows(cols []datacloud.Column, rows [][]any) ([]json.RawMessage, error
 			if i < len(row) {
 				v = row[i]
 			}
-			b, err := marshal(v)
-			if err != nil {
+			val.Reset()
+			if err := enc.Encode(v); err != nil {
 				return nil, err
 			}
-			buf = append(buf, b...)
+			buf = append(buf, bytes.TrimSuffix(val.Bytes(), []byte("\n"))...)
 		}
 		buf = append(buf, '}')
 		out[r] = append(json.RawMessage(nil), buf...)
