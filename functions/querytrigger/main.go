@@ -25,7 +25,17 @@ func main() {
 	if err != nil {
 		obs.InitFailed("querytrigger", err)
 	}
-	lambda.Start(svc.Handle)
+	lambda.Start(rawHandler{svc})
+}
+
+// rawHandler hands querysvc's answer to the runtime as it is. The answer is already the exact
+// JSON Lambda returns, measured against the response limit; given a json.RawMessage instead,
+// aws-lambda-go would encode it again, compacting and validating up to ~5.5 MB per answer.
+type rawHandler struct{ svc *querysvc.Service }
+
+// Invoke implements lambda.Handler.
+func (h rawHandler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
+	return h.svc.Handle(ctx, payload)
 }
 
 func setup(ctx context.Context, env awsenv.Env) (*querysvc.Service, error) {
