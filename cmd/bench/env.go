@@ -18,6 +18,7 @@ import (
 
 	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
 	"github.com/dcbridge/datacloud-lambda/internal/localstack"
+	"github.com/dcbridge/datacloud-lambda/internal/s3object"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
@@ -204,15 +205,7 @@ func (w *world) deleteObject(ctx context.Context, key string) {
 
 // tags returns the object's tags.
 func (w *world) tags(ctx context.Context, key string) (map[string]string, error) {
-	out, err := w.s3.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(benchBucket), Key: aws.String(key)})
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	for _, t := range out.TagSet {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m, nil
+	return s3object.NewTagger(w.s3).Tags(ctx, s3object.Object{Bucket: benchBucket, Key: key})
 }
 
 // Close stops everything the world started.

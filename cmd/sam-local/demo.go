@@ -20,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
+	"github.com/dcbridge/datacloud-lambda/internal/s3object"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
@@ -309,15 +310,7 @@ func (d *demo) ingestEvent(ctx context.Context) (string, error) {
 }
 
 func (d *demo) tags(ctx context.Context, key string) (map[string]string, error) {
-	out, err := d.s3.GetObjectTagging(ctx, &s3.GetObjectTaggingInput{Bucket: aws.String(localBucket), Key: aws.String(key)})
-	if err != nil {
-		return nil, err
-	}
-	m := map[string]string{}
-	for _, t := range out.TagSet {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m, nil
+	return s3object.NewTagger(d.s3).Tags(ctx, s3object.Object{Bucket: localBucket, Key: key})
 }
 
 func (d *demo) ingest(ctx context.Context) (string, error) {

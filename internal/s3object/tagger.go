@@ -67,3 +67,21 @@ func countTheirs(tags []types.Tag) int {
 func hasOurs(tags []types.Tag) bool {
 	return countTheirs(tags) != len(tags)
 }
+
+// Tags returns the current tags of obj (its version when VersionID is set) as a map: what an
+// operator, the demo or the benchmark reads back to see an outcome.
+func (t *Tagger) Tags(ctx context.Context, obj Object) (map[string]string, error) {
+	in := &s3.GetObjectTaggingInput{Bucket: aws.String(obj.Bucket), Key: aws.String(obj.Key)}
+	if obj.VersionID != "" {
+		in.VersionId = aws.String(obj.VersionID)
+	}
+	out, err := t.api.GetObjectTagging(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("datacloud: read tags of s3://%s/%s: %w", obj.Bucket, obj.Key, err)
+	}
+	m := make(map[string]string, len(out.TagSet))
+	for _, tg := range out.TagSet {
+		m[aws.ToString(tg.Key)] = aws.ToString(tg.Value)
+	}
+	return m, nil
+}

@@ -164,3 +164,23 @@ func TestTaggerRecordOnMoto(t *testing.T) {
 		t.Fatalf("their tags changed: %v", got)
 	}
 }
+
+func TestTaggerTagsReadsBack(t *testing.T) {
+	cli, bucket := newS3(t)
+	ctx := context.Background()
+	obj := putObject(t, cli, bucket, "ingest/s/o/b.csv", []byte("id\n1\n"), "owner=x&env=prod")
+	tg := NewTagger(cli)
+	if _, err := tg.Record(ctx, obj, Outcome{JobIDs: []string{"j-9"}, Records: 1}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := tg.Tags(ctx, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := getTags(t, cli, obj); fmt.Sprint(got) != fmt.Sprint(want) || got[TagJob] != "j-9" || got["owner"] != "x" {
+		t.Fatalf("Tags = %v, want %v", got, want)
+	}
+	if _, err := tg.Tags(ctx, Object{Bucket: bucket, Key: "ingest/s/o/missing.csv"}); err == nil || !strings.Contains(err.Error(), "missing.csv") {
+		t.Fatalf("missing object: err = %v, want one naming the key", err)
+	}
+}
