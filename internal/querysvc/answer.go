@@ -30,6 +30,7 @@ type page struct {
 	columns   []column
 	queryID   string
 	rows      []json.RawMessage
+	costs     []int              // what each row adds to the invocation result (shape.cost)
 	cursorAll string             // cursor when every row is answered; "" when the result ends here
 	cursorAt  func(k int) string // cursor when only the first k rows are answered
 }
@@ -146,11 +147,10 @@ func answerFrame(cols []column, nilRows bool, rowCount int, queryID, cur string)
 // escaping is per character; the final payload is then measured to confirm, so a batch many
 // times the budget is never encoded whole.
 func (s *Service) fit(sh shape, p page) ([]byte, int, *apiError) {
-	costs := make([]int, len(p.rows))
+	costs := p.costs
 	sum := 0
-	for i, r := range p.rows {
-		costs[i] = sh.cost(r)
-		sum += costs[i]
+	for _, c := range costs {
+		sum += c
 	}
 	commas := max(0, len(p.rows)-1)
 	frameAll, err := s.render(sh, p, 0, p.cursorAll)
@@ -201,16 +201,16 @@ func (s *Service) fit(sh shape, p page) ([]byte, int, *apiError) {
 		"a single result row is larger than the response limit of %d bytes", s.budget)
 }
 
-// pageLimit estimates how many rows of this size fit one answer, for the next V1 page. It
-// aims at 90% of the room so that the next page usually fits whole (a page that does not
-// fit is cut, and its cut rows are fetched again).
-func (s *Service) pageLimit(sh shape, p page, overhead int) int {
+// pageLimit estimates how many rows of this size fit one answer, for the next legacy V1
+// page. It aims at 90% of the room so that the next page usually fits whole (a page that
+// does not fit is cut, and its cut rows are fetched again).
+func (s *Service) pageLimit(p page, overhead int) int {
 	if len(p.rows) == 0 {
 		return maxV1Limit
 	}
 	sum := 0
-	for _, r := range p.rows {
-		sum += sh.cost(r) + 1
+	for _, c := range p.costs {
+		sum += c + 1
 	}
 	room := s.budget - overhead
 	if room <= 0 {
@@ -218,6 +218,20 @@ func (s *Service) pageLimit(sh shape, p page, overhead int) int {
 	}
 	n := int(float64(room) * 0.9 / (float64(sum) / float64(len(p.rows))))
 	return max(1, min(n, maxV1Limit))
+}
+
+// rowsThatFit is how many of the rows with these costs, from the first, fit one answer
+// besides overhead: the V1 page size for a batch remainder, whose rows were seen already.
+// At least one, so that a page always makes progress (fit reports a row too large).
+func (s *Service) rowsThatFit(costs []int, overhead int) int {
+	room, k := s.budget-overhead, 0
+	for _, c := range costs {
+		if room -= c + 1; room < 0 || k == maxV1Limit {
+			break
+		}
+		k++
+	}
+	return max(1, k)
 }
 
 func encodeFailure() *apiError {

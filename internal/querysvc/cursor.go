@@ -16,18 +16,34 @@ const maxV1Limit = 49_999
 // maxCursorJSON caps the inflated cursor, so a crafted one cannot inflate without bound.
 const maxCursorJSON = 1 << 20
 
-// cursor is where the next answer starts. B set: fetch V2 batch B. B empty: V1 page of L
-// rows at offset N.
+// cursor is where the next answer starts:
+//
+//   - R > 0: the last R rows of a V2 batch that did not fit are still unanswered; read them
+//     with a V1 page of at most min(L, R) rows at offset N, then continue with batch B
+//     (or end, when B is empty: that batch was the last).
+//   - R == 0, B set: fetch V2 batch B.
+//   - R == 0, B empty: V1 pages of L rows from offset N until the result ends. Only cursors
+//     issued before R existed take this form; they stay valid.
 type cursor struct {
 	V int    `json:"v"`
 	Q string `json:"q,omitempty"` // the first query's id, for logs
-	B string `json:"b,omitempty"` // V2 nextBatchId
+	B string `json:"b,omitempty"` // V2 nextBatchId, unused until the remainder is read
 	N int    `json:"n"`           // absolute index of the next row in the whole result
 	L int    `json:"l,omitempty"` // V1 page size
-	S string `json:"s"`           // the SQL (needed once the V1 fallback starts)
+	R int    `json:"r,omitempty"` // rows of the current V2 batch still to read with V1
+	S string `json:"s"`           // the SQL (V1 reads it again)
 }
 
-func (c cursor) v1() bool { return c.B == "" }
+// v1 reports whether the next read is a V1 page (a batch remainder or legacy paging).
+func (c cursor) v1() bool { return c.R > 0 || c.B == "" }
+
+// v1Limit is the size of the next V1 page.
+func (c cursor) v1Limit() int {
+	if c.R > 0 {
+		return min(c.L, c.R)
+	}
+	return c.L
+}
 
 // encodeCursor returns the opaque cursor string.
 func encodeCursor(c cursor) string {
@@ -61,7 +77,7 @@ func decodeCursor(s string) (cursor, error) {
 		return cursor{}, errBadCursor
 	}
 	switch {
-	case c.V != 1, strings.TrimSpace(c.S) == "", c.N < 0:
+	case c.V != 1, strings.TrimSpace(c.S) == "", c.N < 0, c.R < 0:
 		return cursor{}, errBadCursor
 	case c.v1() && (c.L < 1 || c.L > maxV1Limit):
 		return cursor{}, errBadCursor

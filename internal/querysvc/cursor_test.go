@@ -15,6 +15,8 @@ func TestCursorRoundTrip(t *testing.T) {
 	}{
 		{name: "v2 batch", c: cursor{V: 1, Q: "20240101_000000_00001_abcde", B: "f98c7bcd-b1bd-4e8d-b98d-11aabdd6c604", N: 50000, S: "SELECT * FROM x__dlm"}},
 		{name: "v1 page", c: cursor{V: 1, Q: "q", N: 123456, L: 777, S: "SELECT a, b FROM t ORDER BY a -- ünïcode <&>"}},
+		{name: "batch remainder", c: cursor{V: 1, Q: "q", B: "f98c7bcd-b1bd-4e8d-b98d-11aabdd6c604", N: 29000, L: 21000, R: 21000, S: "SELECT 1"}},
+		{name: "remainder of the last batch", c: cursor{V: 1, N: 7, L: 3, R: 5, S: "SELECT 1"}},
 		{name: "large sql compresses", c: cursor{V: 1, N: 1, L: 1, S: "SELECT " + strings.Repeat("ssot__FirstName__c, ", 2000) + "1 FROM t"}},
 	}
 	for _, tt := range tests {
@@ -61,6 +63,9 @@ func TestCursorRejectsGarbage(t *testing.T) {
 		{name: "no sql", s: deflate(t, `{"v":1,"l":1}`)},
 		{name: "negative offset", s: deflate(t, `{"v":1,"s":"x","l":1,"n":-1}`)},
 		{name: "v1 without limit", s: deflate(t, `{"v":1,"s":"x"}`)},
+		{name: "negative remainder", s: deflate(t, `{"v":1,"s":"x","b":"id","r":-1}`)},
+		{name: "remainder without limit", s: deflate(t, `{"v":1,"s":"x","b":"id","r":5}`)},
+		{name: "remainder limit too large", s: deflate(t, `{"v":1,"s":"x","b":"id","r":5,"l":50000}`)},
 		{name: "v1 limit too large", s: deflate(t, `{"v":1,"s":"x","l":50000}`)},
 		{name: "inflates too far", s: deflate(t, `{"v":1,"l":1,"s":"`+strings.Repeat("a", maxCursorJSON)+`"}`)},
 	}

@@ -78,6 +78,15 @@ func (s shape) cost(raw []byte) int {
 	return escapedLen(raw)
 }
 
+// costs is cost of every row.
+func (s shape) costs(rows []json.RawMessage) []int {
+	c := make([]int, len(rows))
+	for i, r := range rows {
+		c[i] = s.cost(r)
+	}
+	return c
+}
+
 // appendBody appends raw JSON body bytes as they appear in the invocation result.
 func (s shape) appendBody(dst, raw []byte) []byte {
 	if !s.apiGateway {

@@ -20,6 +20,7 @@ func BenchmarkFitLargeBatch(b *testing.B) {
 		cursorAll: encodeCursor(cursor{B: "next", S: ordersSQL}),
 		cursorAt:  func(k int) string { return encodeCursor(cursor{N: k, L: 1000, S: ordersSQL}) }}
 	sh := shape{apiGateway: true}
+	p.costs = sh.costs(rows)
 	b.ReportAllocs()
 	for b.Loop() {
 		out, k, aerr := s.fit(sh, p)

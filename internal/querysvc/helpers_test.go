@@ -25,18 +25,19 @@ type fixture struct {
 }
 
 type fixtureOptions struct {
-	rows       int // rows seeded into the Orders object
-	batchRows  int // emulator V2 batch size
-	budget     int // service response budget
-	noteBytes  int // size of each row's note
-	retryLimit int // client attempts (default 2, fast)
+	rows       int  // rows seeded into the Orders object
+	batchRows  int  // emulator V2 batch size
+	budget     int  // service response budget
+	noteBytes  int  // size of each row's note
+	retryLimit int  // client attempts (default 2, fast)
+	emptyFinal bool // the emulator ends a result with done:false and an empty done:true batch
 }
 
 const ordersSQL = "SELECT id, n, note FROM Orders ORDER BY n"
 
 func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	t.Helper()
-	srv := datacloudtest.New(datacloudtest.Options{Seed: 3, QueryBatchRows: o.batchRows})
+	srv := datacloudtest.New(datacloudtest.Options{Seed: 3, QueryBatchRows: o.batchRows, EmptyFinalBatch: o.emptyFinal})
 	t.Cleanup(func() { srv.Close() })
 	run := srv.Start()
 	t.Cleanup(func() { run.Close() })

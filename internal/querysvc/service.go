@@ -111,34 +111,23 @@ func (s *Service) route(ctx context.Context, sh shape, req request) ([]byte, int
 
 // query runs a new query or continues one from its cursor.
 func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, int, string, *apiError) {
-	var (
-		res  *datacloud.QueryResult
-		err  error
-		c    cursor
-		op   = opQuery
-		isV1 bool
-	)
+	c := cursor{S: q.SQL}
 	if q.Cursor != "" {
+		var err error
 		if c, err = decodeCursor(q.Cursor); err != nil {
 			return nil, 0, "", errf(http.StatusBadRequest, codeInvalidCursor, "the cursor is not valid: send the cursor string of a previous answer unchanged")
 		}
-		if c.v1() {
-			isV1 = true
-			res, err = s.q.QueryV1(ctx, c.S, datacloud.QueryV1Options{Limit: c.L, Offset: c.N})
-		} else {
-			op = opNextBatch
-			res, err = s.q.NextBatch(ctx, c.B)
-		}
-	} else {
-		c = cursor{S: q.SQL}
-		res, err = s.q.QueryV2(ctx, q.SQL)
 	}
+	res, op, err := s.fetch(ctx, q.Cursor != "", c)
 	if err != nil {
 		s.log.WarnContext(ctx, "data cloud call failed", "error", err.Error())
 		return nil, 0, c.Q, mapError(err, op)
 	}
 	if c.Q == "" {
 		c.Q = res.QueryID
+	}
+	if c.R > 0 && len(res.Rows) > c.R {
+		res.Rows = res.Rows[:c.R] // the rest belongs to batch B
 	}
 	rows, err := encodeRows(res.Columns, res.Rows)
 	if err != nil {
@@ -149,28 +138,85 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 		p.columns[i] = column{Name: col.Name, Type: col.Type}
 	}
 	n := len(rows)
-	limit := maxV1Limit
-	p.cursorAt = func(k int) string { return encodeCursor(cursor{Q: c.Q, N: c.N + k, L: limit, S: c.S}) }
-	frame, ferr := s.render(sh, p, 0, p.cursorAt(n))
+	p.costs = sh.costs(rows)
+	next := continuation(q.Cursor != "", c, res, n)
+	// The frame of an answer with the longest cursor this page can get: what every answer
+	// costs beside its rows.
+	frame, ferr := s.render(sh, p, 0, encodeCursor(cursor{Q: c.Q, N: c.N + n, L: maxV1Limit, R: c.R + n, B: next.B, S: c.S}))
 	if ferr != nil {
 		return nil, 0, c.Q, encodeFailure()
 	}
-	limit = s.pageLimit(sh, p, payloadSize(frame))
-	switch {
-	case isV1 && n > 0 && (!res.Done || n >= c.L):
-		p.cursorAll = p.cursorAt(n)
-	case !isV1 && !res.Done && res.NextBatchID != "":
-		p.cursorAll = encodeCursor(cursor{Q: c.Q, B: res.NextBatchID, N: c.N + n, S: c.S})
+	overhead := payloadSize(frame)
+	limit := s.pageLimit(p, overhead) // legacy V1 paging: estimated from the average row
+	p.cursorAt = func(k int) string {
+		// The first k rows are answered: the rest of what was read comes again from V1.
+		at := cursor{Q: c.Q, N: c.N + k, L: limit, S: c.S}
+		if !next.legacy {
+			// Their sizes are known, so the next page can be sized to fit exactly.
+			at.B, at.R, at.L = next.B, next.r+n-k, s.rowsThatFit(p.costs[k:], overhead)
+		}
+		return encodeCursor(at)
+	}
+	if !next.done {
+		all := cursor{Q: c.Q, N: c.N + n, S: c.S, B: next.B, R: next.r}
+		switch {
+		case next.legacy:
+			all.L = limit
+		case next.r > 0:
+			all.L = c.L
+		}
+		p.cursorAll = encodeCursor(all)
 	}
 	out, k, aerr := s.fit(sh, p)
 	if aerr != nil {
 		return nil, 0, c.Q, aerr
 	}
 	if k < n {
-		s.log.InfoContext(ctx, "batch larger than the response budget: continuing with query v1 paging",
+		s.log.InfoContext(ctx, "batch larger than the response budget: the rest of it comes from query v1",
 			"records", k, "batch_records", n, "next_offset", c.N+k, "page_limit", limit)
 	}
 	return out, k, c.Q, nil
+}
+
+// fetch reads what the cursor points at: a V1 page (a batch remainder, or legacy paging), the
+// next V2 batch, or, without a cursor, the first V2 batch.
+func (s *Service) fetch(ctx context.Context, continued bool, c cursor) (*datacloud.QueryResult, operation, error) {
+	switch {
+	case !continued:
+		res, err := s.q.QueryV2(ctx, c.S)
+		return res, opQuery, err
+	case c.v1():
+		res, err := s.q.QueryV1(ctx, c.S, datacloud.QueryV1Options{Limit: c.v1Limit(), Offset: c.N})
+		return res, opQuery, err
+	default:
+		res, err := s.q.NextBatch(ctx, c.B)
+		return res, opNextBatch, err
+	}
+}
+
+// next is what follows the rows just read, once all n of them are answered.
+type next struct {
+	done   bool   // the result ends with them
+	legacy bool   // legacy V1 paging continues
+	B      string // the V2 batch after them (unused so far)
+	r      int    // rows of the current batch that remain for V1 after them
+}
+
+// continuation works out what follows the n rows read for cursor c.
+func continuation(continued bool, c cursor, res *datacloud.QueryResult, n int) next {
+	switch {
+	case continued && c.R > 0:
+		r := c.R - n
+		if n < c.v1Limit() {
+			r = 0 // a short page: the batch ended sooner than announced
+		}
+		return next{B: c.B, r: r, done: r == 0 && c.B == ""}
+	case continued && c.v1():
+		return next{legacy: true, done: n == 0 || (res.Done && n < c.L)}
+	case !res.Done && res.NextBatchID != "":
+		return next{B: res.NextBatchID}
+	}
+	return next{done: true}
 }
 
 // metadata passes Data Cloud's metadata document through.

@@ -1,0 +1,159 @@
+package querysvc
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
+)
+
+// call is one Data Cloud call the service made.
+type call struct {
+	kind          string // "v2", "next" or "v1"
+	limit, offset int    // V1 only
+	rows          int
+}
+
+// recorder is a Querier that records the calls made through it.
+type recorder struct {
+	Querier
+	mu    sync.Mutex
+	calls []call
+}
+
+func (r *recorder) add(c call, res *datacloud.QueryResult, err error) (*datacloud.QueryResult, error) {
+	if err == nil {
+		c.rows = len(res.Rows)
+	}
+	r.mu.Lock()
+	r.calls = append(r.calls, c)
+	r.mu.Unlock()
+	return res, err
+}
+
+func (r *recorder) QueryV2(ctx context.Context, sql string) (*datacloud.QueryResult, error) {
+	res, err := r.Querier.QueryV2(ctx, sql)
+	return r.add(call{kind: "v2"}, res, err)
+}
+
+func (r *recorder) NextBatch(ctx context.Context, id string) (*datacloud.QueryResult, error) {
+	res, err := r.Querier.NextBatch(ctx, id)
+	return r.add(call{kind: "next"}, res, err)
+}
+
+func (r *recorder) QueryV1(ctx context.Context, sql string, o datacloud.QueryV1Options) (*datacloud.QueryResult, error) {
+	res, err := r.Querier.QueryV1(ctx, sql, o)
+	return r.add(call{kind: "v1", limit: o.Limit, offset: o.Offset}, res, err)
+}
+
+// record makes f's service call Data Cloud through a recorder.
+func record(f *fixture, budget int) *recorder {
+	rec := &recorder{Querier: f.client}
+	f.svc = New(rec, Options{MaxResponseBytes: budget})
+	return rec
+}
+
+// TestQueryReadsBatchRemainderThenContinuesV2 cuts V2 batches that do not fit: the rest of
+// each batch comes from V1 pages that stay inside that batch, and the next batch comes from
+// the nextBatchId received with it, so every batch is fetched once with V2.
+func TestQueryReadsBatchRemainderThenContinuesV2(t *testing.T) {
+	tests := []struct {
+		name       string
+		apiGateway bool
+		budget     int
+		rows       int
+		batchRows  int
+		emptyFinal bool
+		minV1      int // V1 pages at least (several per remainder when the budget is tiny)
+	}{
+		{name: "remainder in one page", apiGateway: false, budget: 4000, rows: 157, batchRows: 40, minV1: 4},
+		{name: "remainder over several pages", apiGateway: true, budget: 3000, rows: 230, batchRows: 100, minV1: 6},
+		{name: "empty final batch after an oversized one", apiGateway: false, budget: 4000, rows: 120, batchRows: 40, emptyFinal: true, minV1: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, fixtureOptions{rows: tt.rows, batchRows: tt.batchRows, budget: tt.budget, noteBytes: 60, emptyFinal: tt.emptyFinal})
+			rec := record(f, tt.budget)
+			ids, answers := readAll(t, f, tt.apiGateway, tt.budget)
+			checkEveryRowOnce(t, ids, tt.rows)
+			batches := (tt.rows + tt.batchRows - 1) / tt.batchRows
+			if tt.emptyFinal {
+				batches++
+			}
+			var v2, next, v1, v1Rows int
+			for _, c := range rec.calls {
+				switch c.kind {
+				case "v2":
+					v2++
+				case "next":
+					next++
+				case "v1":
+					v1++
+					v1Rows += c.rows
+					first, last := c.offset/tt.batchRows, (c.offset+c.limit-1)/tt.batchRows
+					if first != last || c.limit < 1 {
+						t.Errorf("V1 page offset %d limit %d leaves V2 batch %d", c.offset, c.limit, first)
+					}
+				}
+			}
+			if v2 != 1 || next != batches-1 {
+				t.Fatalf("%d QueryV2 and %d NextBatch calls, want 1 and %d: every batch once with V2", v2, next, batches-1)
+			}
+			if v1 < tt.minV1 {
+				t.Fatalf("%d V1 pages, want at least %d: the budget should cut every batch", v1, tt.minV1)
+			}
+			if v1Rows >= tt.rows {
+				t.Fatalf("V1 read %d rows of %d: only batch remainders should come from V1", v1Rows, tt.rows)
+			}
+			if answers < batches {
+				t.Fatalf("%d answers for %d batches", answers, batches)
+			}
+		})
+	}
+}
+
+// TestQueryLegacyV1CursorStillPages follows a cursor of the form issued before batch
+// remainders existed (V1 paging to the end): it must keep working.
+func TestQueryLegacyV1CursorStillPages(t *testing.T) {
+	const rows, from = 157, 30
+	f := newFixture(t, fixtureOptions{rows: rows, batchRows: 40, noteBytes: 60})
+	rec := record(f, DefaultMaxResponseBytes)
+	body := fmt.Sprintf(`{"cursor":%q}`, encodeCursor(cursor{Q: "q", N: from, L: 50, S: ordersSQL}))
+	var ids []string
+	for answers := 0; ; answers++ {
+		if answers > 20 {
+			t.Fatal("no done answer after 20 continuations")
+		}
+		r := f.invoke(t, json.RawMessage(body), false)
+		if r.status != 200 {
+			t.Fatalf("status %d: %s", r.status, r.body)
+		}
+		var a wireAnswer
+		if err := json.Unmarshal(r.body, &a); err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range a.Rows {
+			ids = append(ids, row["id"].(string))
+		}
+		if a.Done {
+			break
+		}
+		body = fmt.Sprintf(`{"cursor":%q}`, *a.Cursor)
+	}
+	if len(ids) != rows-from {
+		t.Fatalf("read %d rows, want %d", len(ids), rows-from)
+	}
+	for i, id := range ids {
+		if want := fmt.Sprintf("r%05d", from+i); id != want {
+			t.Fatalf("row %d is %s, want %s", i, id, want)
+		}
+	}
+	for i, c := range rec.calls {
+		if c.kind != "v1" || (i == 0 && (c.limit != 50 || c.offset != from)) {
+			t.Fatalf("call %d %+v: a legacy cursor pages with V1, first at its own offset and limit", i, c)
+		}
+	}
+}
