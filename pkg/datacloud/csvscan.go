@@ -10,10 +10,23 @@ import (
 // points and error positions. It works per window of input with whole-buffer searches and
 // touches single bytes only next to quotes.
 
-// scan advances the scanner over buf[pos:end] window by window.
+// scan advances the scanner over buf[pos:end] window by window. Each window is first
+// validated as UTF-8, then walked: in the data region, with a classifier, as blocks of masks
+// (walkMasks; the classifier's ASCII test then spares most of the UTF-8 check) and the
+// window's last bytes by walk.
 func (s *CSVSplitter) scan(end int) error {
 	for s.pos < end {
 		w := min(end, s.pos+csvScanWindow)
+		masked := 0
+		if s.classify != nil && !s.needHeader {
+			// One block more than walkMasks walks: it reads the masks of the block after.
+			w = min(end, s.pos+csvMaskBatch*csvBlock)
+			masked = (w - s.pos) / csvBlock * csvBlock
+			if masked > 0 && !s.classify(s.masks[:], s.buf[s.pos:s.pos+masked]) {
+				s.validated = max(s.validated, s.pos+masked) // all ASCII
+			}
+		}
+		limit := w
 		bad := s.checkUTF8(w, w == len(s.buf) && s.eof)
 		if bad >= 0 {
 			// Report whichever error comes first in the input. (The walk may already be past
@@ -21,13 +34,18 @@ func (s *CSVSplitter) scan(end int) error {
 			if bad <= s.pos {
 				return s.utf8Error(bad)
 			}
-			if err := s.walk(bad); err != nil {
+			limit = bad
+		}
+		if masked > 0 {
+			if err := s.walkMasks(s.masks[:masked/csvBlock*masksPerBlock], limit); err != nil {
 				return err
 			}
-			return s.utf8Error(bad)
 		}
-		if err := s.walk(w); err != nil {
+		if err := s.walk(limit); err != nil {
 			return err
+		}
+		if bad >= 0 {
+			return s.utf8Error(bad)
 		}
 	}
 	return nil
@@ -78,7 +96,7 @@ func (s *CSVSplitter) walk(end int) error {
 				continue
 			}
 			// p-1 closed the field.
-			s.quotedEnds += bytes.Count(buf[s.inCounted:p-1], []byte{'\n'})
+			s.lineFeeds += bytes.Count(buf[s.inCounted:p-1], lfByte)
 			switch c {
 			case ',':
 				s.state = csvOutside
@@ -100,9 +118,14 @@ func (s *CSVSplitter) walk(end int) error {
 			s.endLine(p)
 		}
 	}
-	if s.state == csvQuoted && s.inCounted < end {
-		s.quotedEnds += bytes.Count(buf[s.inCounted:end], []byte{'\n'})
+	// Count the line ends of an open quoted field now: dropTo needs them all up to pos.
+	switch {
+	case s.state == csvQuoted && s.inCounted < end:
+		s.lineFeeds += bytes.Count(buf[s.inCounted:end], lfByte)
 		s.inCounted = end
+	case s.state == csvQuoteSeen && s.inCounted < p-1:
+		s.lineFeeds += bytes.Count(buf[s.inCounted:p-1], lfByte)
+		s.inCounted = p - 1
 	}
 	s.pos = p
 	return nil
@@ -115,7 +138,8 @@ func (s *CSVSplitter) endLine(end int) {
 		s.endHeader(end)
 		return
 	}
-	s.lineEnds++
+	s.recordEnds++
+	s.lineFeeds++
 }
 
 // endHeader makes buf[:end] the header row.
@@ -124,7 +148,7 @@ func (s *CSVSplitter) endHeader(end int) {
 	s.header = bytes.Clone(s.buf[:end])
 	s.hdrLen = end
 	s.baseLine = 1 + bytes.Count(s.header, []byte{'\n'})
-	s.lineEnds, s.quotedEnds, s.blanks = 0, 0, 0
+	s.recordEnds, s.lineFeeds = 0, 0
 }
 
 // outside counts the line ends in buf[from:to], a run of bytes outside quotes, and the blank
@@ -150,11 +174,11 @@ func (s *CSVSplitter) outside(from, to int) error {
 			return nil
 		}
 		e := i + j
-		s.lineEnds++
+		s.lineFeeds++
 		// The bytes before a line end outside quotes are outside quotes too, unless one is a
 		// closing quote, which matches neither test.
-		if e == h || buf[e-1] == '\n' || buf[e-1] == '\r' && (e-1 == h || buf[e-2] == '\n') {
-			s.blanks++
+		if !(e == h || buf[e-1] == '\n' || buf[e-1] == '\r' && (e-1 == h || buf[e-2] == '\n')) {
+			s.recordEnds++
 		}
 		i = e + 1
 	}
@@ -195,7 +219,7 @@ func (s *CSVSplitter) finishEOF() error {
 		line, col := s.lineCol(s.quoteStart)
 		return &CSVError{Line: line, Column: col, Msg: "quoted field is not terminated"}
 	case csvQuoteSeen:
-		s.quotedEnds += bytes.Count(s.buf[s.inCounted:n-1], []byte{'\n'})
+		s.lineFeeds += bytes.Count(s.buf[s.inCounted:n-1], lfByte)
 	}
 	start := s.lastLineEnd(n)
 	s.state = csvOutside
@@ -213,7 +237,7 @@ func (s *CSVSplitter) finishEOF() error {
 		return nil
 	}
 	if !blank {
-		s.lineEnds++ // the last record ends at EOF instead of a line end
+		s.recordEnds++ // the last record ends at EOF instead of a line end
 	}
 	return nil
 }

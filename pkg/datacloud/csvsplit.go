@@ -26,6 +26,9 @@ type splitConfig struct {
 	noHeader    bool
 	checkFields bool
 	sizeHint    int64
+	// classify replaces csvClassifySIMD when classifySet (tests: nil walks the bytes).
+	classify    csvClassifier
+	classifySet bool
 }
 
 // SizeHint tells the splitter how large the input is (an S3 object's size, say), so that its
@@ -116,12 +119,15 @@ type CSVSplitter struct {
 	quoteStart int // the opening quote of the quoted field being scanned
 	inCounted  int // line ends inside the current quoted field are counted up to here
 	validated  int // buf[:validated] is valid UTF-8
-	lineEnds   int // '\n' bytes outside quotes in buf[hdrLen:pos]
-	quotedEnds int // '\n' bytes inside quotes in buf[hdrLen:pos]
-	blanks     int // blank lines ending in buf[hdrLen:pos]
+	recordEnds int // line ends outside quotes in buf[hdrLen:pos] that end a record (not a blank line)
+	lineFeeds  int // '\n' bytes in buf[hdrLen:pos] (inside quotes: up to inCounted)
 
 	records   int64 // records in parts returned so far
 	bytesRead int64
+
+	// classify, when not nil, classifies the data region's bytes for walkMasks into masks.
+	classify csvClassifier
+	masks    [csvMaskBatch * masksPerBlock]uint64
 
 	carry int // the previous part was buf[:carry]: move buf[carry:] behind the header first
 	eof   bool
@@ -146,6 +152,10 @@ func NewCSVSplitter(r io.Reader, maxPartBytes int, opts ...SplitOption) (*CSVSpl
 		needHeader:  !cfg.noHeader,
 		checkFields: cfg.checkFields && !cfg.noHeader,
 		baseLine:    1,
+		classify:    csvClassifySIMD,
+	}
+	if cfg.classifySet {
+		s.classify = cfg.classify
 	}
 	initial := csvMinBuffer
 	if cfg.sizeHint > int64(initial) {
@@ -314,7 +324,7 @@ func (s *CSVSplitter) atEOF() bool { return s.eof && len(s.buf) <= s.maxPart }
 
 // partRecords is the number of records in the scanned data: line ends outside quotes that do
 // not end a blank line.
-func (s *CSVSplitter) partRecords() int { return s.lineEnds - s.blanks }
+func (s *CSVSplitter) partRecords() int { return s.recordEnds }
 
 // full handles a full buffer, scanned up to maxPart: it returns the records up to the last line
 // end outside quotes as a part, drops blank lines that have no record to travel with, or
@@ -369,14 +379,14 @@ func (s *CSVSplitter) emit(end int) ([]byte, error) {
 // boundary in the scanned bytes, so what is moved is at most a record and the read-ahead.
 func (s *CSVSplitter) dropTo(from int) {
 	if from <= s.pos {
-		s.baseLine += s.lineEnds + s.quotedEnds - bytes.Count(s.buf[from:s.pos], []byte{'\n'})
+		s.baseLine += s.lineFeeds - bytes.Count(s.buf[from:s.pos], []byte{'\n'})
 	} else { // a blank line in the read-ahead bytes
-		s.baseLine += s.lineEnds + s.quotedEnds + bytes.Count(s.buf[s.pos:from], []byte{'\n'})
+		s.baseLine += s.lineFeeds + bytes.Count(s.buf[s.pos:from], []byte{'\n'})
 	}
 	n := copy(s.buf[s.hdrLen:], s.buf[from:])
 	s.buf = s.buf[:s.hdrLen+n]
 	s.pos, s.state, s.validated = s.hdrLen, csvOutside, s.hdrLen
-	s.lineEnds, s.quotedEnds, s.blanks = 0, 0, 0
+	s.recordEnds, s.lineFeeds = 0, 0
 }
 
 // fill reads more input straight into the buffer, growing it up to bufLimit.

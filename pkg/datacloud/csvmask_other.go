@@ -1,0 +1,6 @@
+//go:build !amd64
+
+package datacloud
+
+// csvClassifySIMD is nil where no SIMD classifier is written: the splitter walks the bytes.
+var csvClassifySIMD csvClassifier
