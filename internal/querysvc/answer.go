@@ -1,7 +1,6 @@
 package querysvc
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -35,44 +34,38 @@ type page struct {
 	cursorAt  func(k int) string // cursor when only the first k rows are answered
 }
 
-// encodeRows turns positional rows into objects keyed by column name, in column order. One
-// encoder serves every value (marshal would make one per value).
-func encodeRows(cols []datacloud.Column, rows [][]any) ([]json.RawMessage, error) {
-	names := make([][]byte, len(cols))
-	for i, c := range cols {
-		n, err := marshal(c.Name)
-		if err != nil {
-			return nil, err
-		}
-		names[i] = n
+// rowsJSON turns the first n rows of b into objects keyed by column name, in column order,
+// in one allocation. Values are Data Cloud's own JSON text (compact and valid, see
+// datacloud.RawBatch), so they are copied, not decoded and encoded again.
+func rowsJSON(b *datacloud.RawBatch, n int) []json.RawMessage {
+	keys := make([][]byte, len(b.Columns))
+	size := 0
+	for i, c := range b.Columns {
+		k, _ := marshal(c.Name) // a string: cannot fail
+		keys[i] = append(k, ':')
+		size += len(keys[i]) + 1 // the comma, or the closing brace
 	}
-	var val bytes.Buffer
-	enc := json.NewEncoder(&val)
-	enc.SetEscapeHTML(false) // as marshal and the runtime
-	out := make([]json.RawMessage, len(rows))
-	var buf []byte
-	for r, row := range rows {
-		buf = append(buf[:0], '{')
-		for i := range cols {
-			if i > 0 {
+	size = n * (size + 1)
+	for r := range n {
+		for c := range b.Columns {
+			size += len(b.Value(r, c))
+		}
+	}
+	buf := make([]byte, 0, size)
+	out := make([]json.RawMessage, n)
+	for r := range n {
+		start := len(buf)
+		buf = append(buf, '{')
+		for c := range b.Columns {
+			if c > 0 {
 				buf = append(buf, ',')
 			}
-			buf = append(buf, names[i]...)
-			buf = append(buf, ':')
-			var v any
-			if i < len(row) {
-				v = row[i]
-			}
-			val.Reset()
-			if err := enc.Encode(v); err != nil {
-				return nil, err
-			}
-			buf = append(buf, bytes.TrimSuffix(val.Bytes(), []byte("\n"))...)
+			buf = append(append(buf, keys[c]...), b.Value(r, c)...)
 		}
 		buf = append(buf, '}')
-		out[r] = append(json.RawMessage(nil), buf...)
+		out[r] = json.RawMessage(buf[start:len(buf):len(buf)])
 	}
-	return out, nil
+	return out
 }
 
 // render encodes the answer holding the first k rows of p with the given cursor, in one

@@ -8,8 +8,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
-
-	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
 
 // tricky holds every class of character encoding/json escapes differently.
@@ -141,68 +139,5 @@ func TestWrapMatchesEncodingJSON(t *testing.T) {
 				t.Fatalf("wrap =\n%s\nwant\n%s", got, want)
 			}
 		})
-	}
-}
-
-func TestEncodeRowsMatchesMarshal(t *testing.T) {
-	cols := []datacloud.Column{{Name: "s"}, {Name: "n\"<"}, {Name: "m"}, {Name: "raw"}, {Name: "missing"}}
-	var rows [][]any
-	for i, s := range tricky {
-		rows = append(rows, []any{s, json.Number(strconv.Itoa(i)), map[string]any{"b": i%2 == 0, "z": nil, "a": 1.5},
-			json.RawMessage(" [ 1 , \"x<y\" ] ")})
-	}
-	rows = append(rows, nil) // every column missing
-	got, err := encodeRows(cols, rows)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(got) != len(rows) {
-		t.Fatalf("encodeRows gave %d rows, want %d", len(got), len(rows))
-	}
-	for r, row := range rows {
-		want := []byte{'{'}
-		for i, c := range cols {
-			if i > 0 {
-				want = append(want, ',')
-			}
-			var v any
-			if i < len(row) {
-				v = row[i]
-			}
-			n, err := marshal(c.Name)
-			if err != nil {
-				t.Fatal(err)
-			}
-			b, err := marshal(v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			want = append(append(append(want, n...), ':'), b...)
-		}
-		want = append(want, '}')
-		if !bytes.Equal(got[r], want) {
-			t.Errorf("row %d = %s, want %s", r, got[r], want)
-		}
-	}
-	if _, err := encodeRows(cols[:1], [][]any{{func() {}}}); err == nil {
-		t.Error("encodeRows accepted a value JSON cannot encode")
-	}
-}
-
-// BenchmarkEncodeRows encodes a 50,000-row batch of 8 columns, as Data Cloud's v2 batches.
-func BenchmarkEncodeRows(b *testing.B) {
-	cols := make([]datacloud.Column, 8)
-	for i := range cols {
-		cols[i] = datacloud.Column{Name: "col" + strconv.Itoa(i)}
-	}
-	rows := make([][]any, 50_000)
-	for r := range rows {
-		rows[r] = []any{"id-" + strconv.Itoa(r), float64(r), "a note with \"quotes\"", true, nil, "x", float64(r) / 3, "2026-11-28T18:00:00Z"}
-	}
-	b.ReportAllocs()
-	for b.Loop() {
-		if out, err := encodeRows(cols, rows); err != nil || len(out) != len(rows) {
-			b.Fatal(err)
-		}
 	}
 }

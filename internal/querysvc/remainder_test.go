@@ -24,9 +24,9 @@ type recorder struct {
 	calls []call
 }
 
-func (r *recorder) add(c call, res *datacloud.QueryResult, err error) (*datacloud.QueryResult, error) {
+func (r *recorder) add(c call, res *datacloud.RawBatch, err error) (*datacloud.RawBatch, error) {
 	if err == nil {
-		c.rows = len(res.Rows)
+		c.rows = res.Len()
 	}
 	r.mu.Lock()
 	r.calls = append(r.calls, c)
@@ -34,18 +34,18 @@ func (r *recorder) add(c call, res *datacloud.QueryResult, err error) (*dataclou
 	return res, err
 }
 
-func (r *recorder) QueryV2(ctx context.Context, sql string) (*datacloud.QueryResult, error) {
-	res, err := r.Querier.QueryV2(ctx, sql)
+func (r *recorder) QueryV2Raw(ctx context.Context, sql string) (*datacloud.RawBatch, error) {
+	res, err := r.Querier.QueryV2Raw(ctx, sql)
 	return r.add(call{kind: "v2"}, res, err)
 }
 
-func (r *recorder) NextBatch(ctx context.Context, id string) (*datacloud.QueryResult, error) {
-	res, err := r.Querier.NextBatch(ctx, id)
+func (r *recorder) NextBatchRaw(ctx context.Context, id string) (*datacloud.RawBatch, error) {
+	res, err := r.Querier.NextBatchRaw(ctx, id)
 	return r.add(call{kind: "next"}, res, err)
 }
 
-func (r *recorder) QueryV1(ctx context.Context, sql string, o datacloud.QueryV1Options) (*datacloud.QueryResult, error) {
-	res, err := r.Querier.QueryV1(ctx, sql, o)
+func (r *recorder) QueryV1Raw(ctx context.Context, sql string, o datacloud.QueryV1Options) (*datacloud.RawBatch, error) {
+	res, err := r.Querier.QueryV1Raw(ctx, sql, o)
 	return r.add(call{kind: "v1", limit: o.Limit, offset: o.Offset}, res, err)
 }
 

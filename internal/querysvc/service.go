@@ -25,9 +25,9 @@ const (
 
 // Querier is the part of *datacloud.Client the service uses.
 type Querier interface {
-	QueryV2(ctx context.Context, sql string) (*datacloud.QueryResult, error)
-	NextBatch(ctx context.Context, nextBatchID string) (*datacloud.QueryResult, error)
-	QueryV1(ctx context.Context, sql string, o datacloud.QueryV1Options) (*datacloud.QueryResult, error)
+	QueryV2Raw(ctx context.Context, sql string) (*datacloud.RawBatch, error)
+	NextBatchRaw(ctx context.Context, nextBatchID string) (*datacloud.RawBatch, error)
+	QueryV1Raw(ctx context.Context, sql string, o datacloud.QueryV1Options) (*datacloud.RawBatch, error)
 	Metadata(ctx context.Context, o datacloud.MetadataOptions) (json.RawMessage, error)
 }
 
@@ -126,18 +126,15 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 	if c.Q == "" {
 		c.Q = res.QueryID
 	}
-	if c.R > 0 && len(res.Rows) > c.R {
-		res.Rows = res.Rows[:c.R] // the rest belongs to batch B
+	n := res.Len()
+	if c.R > 0 {
+		n = min(n, c.R) // the rest belongs to batch B
 	}
-	rows, err := encodeRows(res.Columns, res.Rows)
-	if err != nil {
-		return nil, 0, c.Q, encodeFailure()
-	}
+	rows := rowsJSON(res, n)
 	p := page{queryID: c.Q, rows: rows, columns: make([]column, len(res.Columns))}
 	for i, col := range res.Columns {
 		p.columns[i] = column{Name: col.Name, Type: col.Type}
 	}
-	n := len(rows)
 	p.costs = sh.costs(rows)
 	next := continuation(q.Cursor != "", c, res, n)
 	// The frame of an answer with the longest cursor this page can get: what every answer
@@ -180,16 +177,16 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 
 // fetch reads what the cursor points at: a V1 page (a batch remainder, or legacy paging), the
 // next V2 batch, or, without a cursor, the first V2 batch.
-func (s *Service) fetch(ctx context.Context, continued bool, c cursor) (*datacloud.QueryResult, operation, error) {
+func (s *Service) fetch(ctx context.Context, continued bool, c cursor) (*datacloud.RawBatch, operation, error) {
 	switch {
 	case !continued:
-		res, err := s.q.QueryV2(ctx, c.S)
+		res, err := s.q.QueryV2Raw(ctx, c.S)
 		return res, opQuery, err
 	case c.v1():
-		res, err := s.q.QueryV1(ctx, c.S, datacloud.QueryV1Options{Limit: c.v1Limit(), Offset: c.N})
+		res, err := s.q.QueryV1Raw(ctx, c.S, datacloud.QueryV1Options{Limit: c.v1Limit(), Offset: c.N})
 		return res, opQuery, err
 	default:
-		res, err := s.q.NextBatch(ctx, c.B)
+		res, err := s.q.NextBatchRaw(ctx, c.B)
 		return res, opNextBatch, err
 	}
 }
@@ -203,7 +200,7 @@ type next struct {
 }
 
 // continuation works out what follows the n rows read for cursor c.
-func continuation(continued bool, c cursor, res *datacloud.QueryResult, n int) next {
+func continuation(continued bool, c cursor, res *datacloud.RawBatch, n int) next {
 	switch {
 	case continued && c.R > 0:
 		r := c.R - n

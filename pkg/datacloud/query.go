@@ -39,18 +39,21 @@ type QueryV1Options struct {
 
 // queryResponse is the wire shape shared by V1 (object rows) and V2 (array rows).
 type queryResponse struct {
-	Data        []any  `json:"data"` // decoded with UseNumber
-	StartTime   string `json:"startTime"`
-	EndTime     string `json:"endTime"`
-	RowCount    *int   `json:"rowCount"`
-	QueryID     string `json:"queryId"`
-	Done        bool   `json:"done"`
-	NextBatchID string `json:"nextBatchId"`
-	Metadata    map[string]struct {
-		Type         string `json:"type"`
-		PlaceInOrder int    `json:"placeInOrder"`
-		TypeCode     int    `json:"typeCode"`
-	} `json:"metadata"`
+	Data        []any                   `json:"data"` // decoded with UseNumber
+	StartTime   string                  `json:"startTime"`
+	EndTime     string                  `json:"endTime"`
+	RowCount    *int                    `json:"rowCount"`
+	QueryID     string                  `json:"queryId"`
+	Done        bool                    `json:"done"`
+	NextBatchID string                  `json:"nextBatchId"`
+	Metadata    map[string]columnFormat `json:"metadata"`
+}
+
+// columnFormat is one column of a query response's metadata.
+type columnFormat struct {
+	Type         string `json:"type"`
+	PlaceInOrder int    `json:"placeInOrder"`
+	TypeCode     int    `json:"typeCode"`
 }
 
 // QueryV2 runs sql with Query API V2 and returns the first batch.
@@ -61,15 +64,22 @@ func (c *Client) QueryV2(ctx context.Context, sql string) (*QueryResult, error) 
 // NextBatch fetches the batch after a V2 result whose Done is false. Batch ids are single-use.
 func (c *Client) NextBatch(ctx context.Context, nextBatchID string) (*QueryResult, error) {
 	const op = "next batch"
+	body, err := c.nextBatchBody(ctx, nextBatchID)
+	if err != nil {
+		return nil, err
+	}
+	return parseQueryResult(op, body)
+}
+
+// nextBatchBody fetches the response to a next batch request.
+func (c *Client) nextBatchBody(ctx context.Context, nextBatchID string) ([]byte, error) {
+	const op = "next batch"
 	id, err := pathSeg(op, "next batch id", nextBatchID)
 	if err != nil {
 		return nil, err
 	}
 	body, _, err := c.do(ctx, call{op: op, method: http.MethodGet, path: "/api/v2/query/" + id})
-	if err != nil {
-		return nil, err
-	}
-	return parseQueryResult(op, body)
+	return body, err
 }
 
 // QueryV1 runs sql with Query API V1 (synchronous, at most 49,999 rows; Done false means
@@ -80,6 +90,15 @@ func (c *Client) QueryV1(ctx context.Context, sql string, o QueryV1Options) (*Qu
 }
 
 func (c *Client) query(ctx context.Context, op, path string, q map[string][]string, sql string) (*QueryResult, error) {
+	body, err := c.queryBody(ctx, op, path, q, sql)
+	if err != nil {
+		return nil, err
+	}
+	return parseQueryResult(op, body)
+}
+
+// queryBody posts sql to a query endpoint and returns the response body.
+func (c *Client) queryBody(ctx context.Context, op, path string, q map[string][]string, sql string) ([]byte, error) {
 	if strings.TrimSpace(sql) == "" {
 		return nil, fmt.Errorf("datacloud: %s: sql is empty", op)
 	}
@@ -87,10 +106,7 @@ func (c *Client) query(ctx context.Context, op, path string, q map[string][]stri
 	// A query reads only, so repeating it is safe.
 	body, _, err := c.do(ctx, call{op: op, method: http.MethodPost, path: path, query: q,
 		body: reqBody, contentType: "application/json"})
-	if err != nil {
-		return nil, err
-	}
-	return parseQueryResult(op, body)
+	return body, err
 }
 
 // parseQueryResult orders the columns by placeInOrder and turns every row positional,
@@ -102,25 +118,8 @@ func parseQueryResult(op string, body []byte) (*QueryResult, error) {
 	}
 	res := &QueryResult{QueryID: r.QueryID, Done: r.Done, NextBatchID: r.NextBatchID,
 		StartTime: r.StartTime, EndTime: r.EndTime}
-	type placed struct {
-		Column
-		place int
-	}
-	var cols []placed
-	for name, m := range r.Metadata {
-		cols = append(cols, placed{Column{Name: name, Type: m.Type, TypeCode: m.TypeCode}, m.PlaceInOrder})
-	}
-	slices.SortFunc(cols, func(a, b placed) int {
-		if a.place != b.place {
-			return a.place - b.place
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	index := make(map[string]int, len(cols))
-	for i, pc := range cols {
-		res.Columns = append(res.Columns, pc.Column)
-		index[pc.Name] = i
-	}
+	var index map[string]int
+	res.Columns, index = columnsOf(r.Metadata)
 	res.Rows = make([][]any, 0, len(r.Data))
 	for i, v := range r.Data {
 		switch row := v.(type) {
@@ -145,6 +144,31 @@ func parseQueryResult(op string, body []byte) (*QueryResult, error) {
 		res.RowCount = *r.RowCount
 	}
 	return res, nil
+}
+
+// columnsOf orders the columns by placeInOrder (then name) and indexes them by name.
+func columnsOf(meta map[string]columnFormat) ([]Column, map[string]int) {
+	type placed struct {
+		Column
+		place int
+	}
+	var cols []placed
+	for name, m := range meta {
+		cols = append(cols, placed{Column{Name: name, Type: m.Type, TypeCode: m.TypeCode}, m.PlaceInOrder})
+	}
+	slices.SortFunc(cols, func(a, b placed) int {
+		if a.place != b.place {
+			return a.place - b.place
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	var out []Column
+	index := make(map[string]int, len(cols))
+	for i, pc := range cols {
+		out = append(out, pc.Column)
+		index[pc.Name] = i
+	}
+	return out, index
 }
 
 // Rows runs sql with Query API V2 and iterates over the rows of all batches, fetching the
