@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"slices"
 	"strings"
@@ -20,7 +19,7 @@ type csvRun struct {
 	work, cleanup context.Context
 	spec          datacloud.JobSpec
 	noHeader      bool
-	buf           []byte // the part being uploaded; the splitter holds the next one
+	buf           []byte // the first part of a file read before its upload (csvFile.buffered)
 }
 
 // csvJob is one bulk load and the files whose data went into it. A shared job takes files
@@ -34,12 +33,13 @@ type csvJob struct {
 	dead    bool // aborted; its items are finished
 }
 
-// csvFile is an opened CSV file with its first part read.
+// csvFile is an opened CSV file. A file that may be small enough to share a job is read up
+// to one part into run.buf first: when it ends there, it was validated whole. A file known to
+// be larger than a part is streamed into a job of its own from its first byte.
 type csvFile struct {
-	body    *body
-	sp      *datacloud.CSVSplitter
-	first   bool   // a first part exists (in run.buf)
-	pending []byte // the second part (valid until the next sp.Next), nil if the file is one part
+	src      *csvSource
+	buffered bool // run.buf holds the file's first part, to be uploaded before src's chunks
+	whole    bool // the file ended within run.buf
 }
 
 // uploadError marks a failed upload, as opposed to a failure reading the file.
@@ -66,18 +66,18 @@ func (in *Ingester) runCSV(work, cleanup context.Context, items []*item, owner s
 		case err != nil:
 			in.fail(cleanup, it, deadlineErr(work, err))
 			continue
-		case !f.first:
-			f.body.Close()
+		case !f.buffered && f.src.chunk == nil:
+			f.src.close()
 			in.succeed(cleanup, it) // a header and no records: nothing to send
 			continue
-		case f.pending != nil:
+		case !f.whole:
 			job := r.newJob(false)
 			r.add(job, it, f)
-			f.body.Close()
+			f.src.close()
 			r.close(job)
 			continue
 		}
-		f.body.Close()
+		f.src.close()
 		if shared != nil && (shared.dead || shared.uploads >= in.cfg.MaxUploadsPerJob) {
 			r.close(shared)
 			shared = nil
@@ -96,40 +96,51 @@ func (r *csvRun) newJob(shared bool) *csvJob {
 	return &csvJob{loader: datacloud.NewBulkLoader(r.in.dc, r.spec, r.in.cfg.MaxUploadsPerJob), shared: shared}
 }
 
-// open opens the item's file and reads up to two parts: a file that ends within its first
-// part has then been validated whole.
+// open opens the item's file. A file that could be a single part (by its size) is read into
+// run.buf up to one part: a file that ends there has been validated whole and may share a job.
 func (r *csvRun) open(it *item) (*csvFile, error) {
-	b, err := r.in.open(r.work, it)
+	src, err := r.openSource(it)
+	if errors.Is(err, errWiden) {
+		src, err = r.openSource(it)
+	}
 	if err != nil {
 		return nil, err
 	}
-	// A ragged row makes Data Cloud fail the whole job, with every file sharing it: refuse the
-	// file as bad input before its part is uploaded.
-	opts := []datacloud.SplitOption{datacloud.CheckFieldCounts(), datacloud.SizeHint(dataSizeHint(b, it))}
-	if r.noHeader {
-		opts = append(opts, datacloud.NoHeader())
-	}
-	f := &csvFile{body: b}
-	fail := func(err error) (*csvFile, error) {
-		b.Close()
-		return nil, err
-	}
-	if f.sp, err = datacloud.NewCSVSplitter(b, r.in.cfg.BulkPartBytes, opts...); err != nil {
-		return fail(err)
-	}
-	first, err := f.sp.Next()
-	if err == io.EOF {
+	f := &csvFile{src: src}
+	if src.chunk == nil || r.largerThanAPart(src.body, it) {
 		return f, nil
 	}
-	if err != nil {
-		return fail(err)
-	}
-	f.first = true
-	r.buf = append(r.buf[:0], first...)
-	if f.pending, err = f.sp.Next(); err != nil && err != io.EOF {
-		return fail(err)
+	if err := r.fill(it, f); err != nil {
+		src.close()
+		if errors.Is(err, errWiden) {
+			return r.open(it)
+		}
+		return nil, err
 	}
 	return f, nil
+}
+
+// fill reads chunks into run.buf while they fit in one part.
+func (r *csvRun) fill(it *item, f *csvFile) error {
+	s := f.src
+	if want := int(min(dataSizeHint(s.body, it)+int64(len(s.chunk)), int64(r.in.cfg.BulkPartBytes))); cap(r.buf) < want {
+		r.buf = make([]byte, 0, want)
+	}
+	r.buf = append(r.buf[:0], s.chunk...)
+	f.buffered = true
+	for {
+		if err := s.next(); err != nil {
+			return r.widen(it, err)
+		}
+		if s.chunk == nil {
+			f.whole = true
+			return nil
+		}
+		if len(r.buf)+len(s.chunk)-s.hlen > r.in.cfg.BulkPartBytes {
+			return nil // more than one part: the rest is streamed
+		}
+		r.buf = append(r.buf, s.chunk[s.hlen:]...)
+	}
 }
 
 // add uploads the file into job and handles a failure.
@@ -162,7 +173,7 @@ func (r *csvRun) classify(job *csvJob, err error) action {
 		return actNone
 	case r.work.Err() != nil:
 		return actAbort
-	case errors.As(err, &ue) && errors.Is(err, datacloud.ErrOutcomeUnknown):
+	case errors.As(err, &ue) && errors.Is(err, datacloud.ErrOutcomeUnknown), errors.Is(err, errWiden):
 		return actRestart
 	case job.shared || errors.Is(err, errReplaced):
 		return actDrop
@@ -170,41 +181,22 @@ func (r *csvRun) classify(job *csvJob, err error) action {
 	return actAbort
 }
 
-// pump uploads the file's parts in order, reading part k+1 from S3 while part k uploads:
-// at most two parts are held, the one in r.buf and the one in the splitter.
+// pump uploads the file's parts in order: run.buf when the file was buffered, then every part
+// streamed from its source.
 func (r *csvRun) pump(job *csvJob, it *item, f *csvFile) error {
-	done := make(chan error, 1)
-	upload := func() {
+	if f.buffered {
 		job.uploads++
-		part := r.buf
-		go func() {
-			err := job.loader.Upload(r.work, part)
-			if err == nil {
-				r.in.metrics.Count(obs.BytesSent, int64(len(part)))
-			}
-			done <- err
-		}()
-	}
-	upload()
-	next := f.pending
-	for {
-		if err := <-done; err != nil {
+		if err := job.loader.Upload(r.work, r.buf); err != nil {
 			return &uploadError{err}
 		}
-		if next == nil {
-			break
-		}
-		r.buf = append(r.buf[:0], next...)
-		upload()
-		var err error
-		if next, err = f.sp.Next(); err == io.EOF {
-			next = nil
-		} else if err != nil {
-			<-done // the job is aborted anyway: only wait for the upload to end
+		r.in.metrics.Count(obs.BytesSent, int64(len(r.buf)))
+	}
+	for f.src.chunk != nil {
+		if err := r.uploadStream(job, it, f); err != nil {
 			return err
 		}
 	}
-	it.res.Records = f.sp.Records()
+	it.res.Records = f.src.sp.Records()
 	return nil
 }
 
@@ -254,8 +246,8 @@ func (r *csvRun) resend(job *csvJob, it *item) error {
 	if err != nil {
 		return err
 	}
-	defer f.body.Close()
-	if !f.first {
+	defer func() { f.src.close() }()
+	if !f.buffered && f.src.chunk == nil {
 		return nil
 	}
 	return r.pump(job, it, f)
@@ -306,6 +298,18 @@ func (r *csvRun) close(job *csvJob) {
 		r.in.succeed(r.cleanup, it)
 	}
 	job.items = nil
+}
+
+// largerThanAPart reports whether the file's data will not fit in one part, so that it is
+// streamed into a job of its own from its first byte: certainly for a plain file larger than a
+// part; for gzip, by dataSizeHint, but only from 64 KiB compressed (smaller inputs compress
+// worse, and buffering them costs little). A gzip file that compresses less than 4× and does
+// fit in a part then gets a job of its own, which the contract allows.
+func (r *csvRun) largerThanAPart(b *body, it *item) bool {
+	if it.res.Route.Gzip && b.stream.Size() < 64<<10 {
+		return false
+	}
+	return dataSizeHint(b, it) > int64(r.in.cfg.BulkPartBytes)
 }
 
 // dataSizeHint guesses the decompressed size of the file, so that the splitter sizes its part

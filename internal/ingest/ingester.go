@@ -23,6 +23,7 @@ const (
 	DefaultBulkPartBytes         = 150_000_000
 	DefaultStreamingPayloadBytes = datacloud.DefaultStreamingPayloadBytes
 	DefaultMaxRestarts           = 2
+	DefaultChunkBytes            = 1 << 20
 	DefaultProgressBytes         = 64 << 20
 	DefaultMinMargin             = 10 * time.Second
 	DefaultMarginFraction        = 0.05
@@ -43,10 +44,13 @@ type Config struct {
 	ClaimPrefix           string // where claim markers live (outside Prefix)
 	MaxUploadsPerJob      int    // uploads per bulk job (Data Cloud: 100)
 	MaxRestarts           int    // new jobs after an upload whose outcome is unknown
-	ProgressBytes         int64  // a progress line every this many bytes read
-	MinMargin             time.Duration
-	MarginFraction        float64 // the work stops max(MinMargin, fraction × time left) before the deadline
-	ClaimSlack            time.Duration
+	// ChunkBytes is how much of a CSV file is read and checked at a time while an upload is
+	// sent (bulk.go): an upload is streamed chunk by chunk instead of being held whole.
+	ChunkBytes     int
+	ProgressBytes  int64 // a progress line every this many bytes read
+	MinMargin      time.Duration
+	MarginFraction float64 // the work stops max(MinMargin, fraction × time left) before the deadline
+	ClaimSlack     time.Duration
 }
 
 func (c *Config) fill() {
@@ -58,6 +62,8 @@ func (c *Config) fill() {
 	def(&c.BulkPartBytes, DefaultBulkPartBytes)
 	def(&c.StreamingPayloadBytes, DefaultStreamingPayloadBytes)
 	def(&c.MaxUploadsPerJob, datacloud.DefaultMaxUploadsPerJob)
+	def(&c.ChunkBytes, DefaultChunkBytes)
+	c.ChunkBytes = min(c.ChunkBytes, c.BulkPartBytes)
 	if c.MaxRestarts < 0 {
 		c.MaxRestarts = 0
 	} else if c.MaxRestarts == 0 {

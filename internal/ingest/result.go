@@ -79,6 +79,9 @@ type item struct {
 	// tagUnclaimed records the outcome without a claim: for keys that fail routing, which
 	// no invocation can ever ingest.
 	tagUnclaimed bool
+	// wideChunks: a CSV record is larger than Config.ChunkBytes, so the file is split into
+	// chunks of a whole part (bulkstream.go).
+	wideChunks bool
 }
 
 func (it *item) outcome() s3object.Outcome {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -87,6 +88,28 @@ func (c *Client) UploadJobData(ctx context.Context, jobID string, csv []byte) er
 	}
 	_, _, err = c.do(ctx, call{op: op, method: http.MethodPut, path: jobsPath + "/" + id + "/batches",
 		body: csv, contentType: "text/csv", mode: retryUnsent})
+	return err
+}
+
+// UploadJobDataFrom uploads one CSV part that is read while it is sent (chunked transfer
+// encoding), so that the part need not be held in memory. open is called for every attempt and
+// must return a reader of the same bytes each time, as http.Request.GetBody does; net/http
+// closes each reader, possibly after the call returned. Retries are those of UploadJobData.
+// A reader's own error ends the attempt as a broken connection does (Data Cloud never gets a
+// complete request, but the error wraps ErrOutcomeUnknown): the caller, which knows its reader
+// failed, should report that failure instead. The part must not exceed MaxUploadBytes; the
+// reader is not checked.
+func (c *Client) UploadJobDataFrom(ctx context.Context, jobID string, open func() (io.ReadCloser, error)) error {
+	const op = "upload job data"
+	id, err := pathSeg(op, "job id", jobID)
+	if err != nil {
+		return err
+	}
+	if open == nil {
+		return errors.New("datacloud: upload job data: the part's reader is nil")
+	}
+	_, _, err = c.do(ctx, call{op: op, method: http.MethodPut, path: jobsPath + "/" + id + "/batches",
+		open: open, contentType: "text/csv", mode: retryUnsent})
 	return err
 }
 
@@ -248,6 +271,11 @@ func NewBulkLoader(c *Client, spec JobSpec, maxUploadsPerJob int) *BulkLoader {
 // full. An error wrapping ErrOutcomeUnknown means the part may be in the job: Abort and
 // start over.
 func (b *BulkLoader) Upload(ctx context.Context, part []byte) error {
+	return b.upload(ctx, func(id string) error { return b.c.UploadJobData(ctx, id, part) })
+}
+
+// upload runs send on the current job, creating one first when there is none or it is full.
+func (b *BulkLoader) upload(ctx context.Context, send func(jobID string) error) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var cur *loaderJob
@@ -262,7 +290,12 @@ func (b *BulkLoader) Upload(ctx context.Context, part []byte) error {
 		b.jobs = append(b.jobs, cur)
 	}
 	cur.uploads++ // counted even on failure: a failed upload may still have landed
-	return b.c.UploadJobData(ctx, cur.id, part)
+	return send(cur.id)
+}
+
+// UploadFrom is Upload for a part streamed by UploadJobDataFrom.
+func (b *BulkLoader) UploadFrom(ctx context.Context, open func() (io.ReadCloser, error)) error {
+	return b.upload(ctx, func(id string) error { return b.c.UploadJobDataFrom(ctx, id, open) })
 }
 
 // JobIDs returns the ids of the jobs created so far, oldest first.

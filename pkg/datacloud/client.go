@@ -103,12 +103,15 @@ const (
 
 // call describes one API call.
 type call struct {
-	op          string // operation name for errors, e.g. "create job"
-	method      string
-	path        string     // escaped path, e.g. /api/v1/ingest/jobs/ID
-	query       url.Values // may be nil
-	rawQuery    string     // used instead of query when set (ids=a,b keeps its commas)
-	body        []byte
+	op       string // operation name for errors, e.g. "create job"
+	method   string
+	path     string     // escaped path, e.g. /api/v1/ingest/jobs/ID
+	query    url.Values // may be nil
+	rawQuery string     // used instead of query when set (ids=a,b keeps its commas)
+	body     []byte
+	// open, when set instead of body, returns a fresh reader of the body for every attempt
+	// (as http.Request.GetBody does), so that a streamed body can be sent again.
+	open        func() (io.ReadCloser, error)
 	contentType string
 	mode        retryMode
 }
@@ -214,9 +217,23 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 	if cl.body != nil {
 		body = bytes.NewReader(cl.body)
 	}
+	if cl.open != nil {
+		rc, err := cl.open()
+		if err != nil {
+			return nil, fmt.Errorf("datacloud: %s: read body: %w", cl.op, err)
+		}
+		body = rc
+	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
 	if err != nil {
+		if rc, ok := body.(io.Closer); ok {
+			rc.Close()
+		}
 		return nil, fmt.Errorf("datacloud: %s: build request: %w", cl.op, err)
+	}
+	if cl.open != nil {
+		req.GetBody = cl.open
+		req.Header.Set("Content-Type", cl.contentType)
 	}
 	if cl.body != nil {
 		b := cl.body

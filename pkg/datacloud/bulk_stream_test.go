@@ -1,0 +1,119 @@
+package datacloud
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// countingOpen returns an open function for UploadJobDataFrom that serves body and counts
+// the readers it made and closed.
+func countingOpen(body string, opened, closed *atomic.Int32) func() (io.ReadCloser, error) {
+	return func() (io.ReadCloser, error) {
+		opened.Add(1)
+		return &closeCounter{Reader: strings.NewReader(body), closed: closed}, nil
+	}
+}
+
+type closeCounter struct {
+	io.Reader
+	closed *atomic.Int32
+}
+
+func (c *closeCounter) Close() error { c.closed.Add(1); return nil }
+
+func TestUploadJobDataFromSendsTheStreamAgainOnlyWhenNotProcessed(t *testing.T) {
+	const part = "id,name\n1,a\n2,b\n"
+	tests := []struct {
+		name        string
+		first       http.HandlerFunc // answers the first upload; the next ones reach the server
+		wantOpened  int32
+		wantUploads int
+		wantErr     error // nil: success
+	}{
+		{name: "accepted first time", wantOpened: 1, wantUploads: 1},
+		{name: "503 is sent again from a fresh reader", first: reply(503, `{"error":"Service Unavailable"}`), wantOpened: 2, wantUploads: 1},
+		{name: "429 is sent again from a fresh reader", first: reply(429, `{"error":"Too Many Requests"}`), wantOpened: 2, wantUploads: 1},
+		{name: "a reset after sending is outcome unknown, not repeated", first: hijackClose(t), wantOpened: 1, wantUploads: 0, wantErr: ErrOutcomeUnknown},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tn := setup(t)
+			s := newBulkServer(tn)
+			if tt.first != nil {
+				var hit atomic.Bool
+				tn.mux.HandleFunc("PUT /api/v1/ingest/jobs/job-1/batches", func(w http.ResponseWriter, r *http.Request) {
+					if hit.CompareAndSwap(false, true) {
+						io.Copy(io.Discard, r.Body)
+						tt.first(w, r)
+						return
+					}
+					r.SetPathValue("id", "job-1")
+					s.upload(w, r)
+				})
+			}
+			ctx := context.Background()
+			job, err := tn.client.CreateJob(ctx, JobSpec{Object: "o", SourceName: "s", Operation: "upsert"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var opened, closed atomic.Int32
+			err = tn.client.UploadJobDataFrom(ctx, job.ID, countingOpen(part, &opened, &closed))
+			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+				t.Fatalf("error %v, want %v", err, tt.wantErr)
+			}
+			if opened.Load() != tt.wantOpened {
+				t.Errorf("%d readers opened, want %d", opened.Load(), tt.wantOpened)
+			}
+			s.mu.Lock()
+			got := s.uploads[job.ID]
+			s.mu.Unlock()
+			if len(got) != tt.wantUploads {
+				t.Fatalf("%d uploads landed, want %d", len(got), tt.wantUploads)
+			}
+			for _, u := range got {
+				if u != part {
+					t.Errorf("upload %q, want %q", u, part)
+				}
+			}
+		})
+	}
+}
+
+func TestUploadJobDataFromReportsTheReaderOpenFailure(t *testing.T) {
+	tn := setup(t)
+	newBulkServer(tn)
+	ctx := context.Background()
+	job, err := tn.client.CreateJob(ctx, JobSpec{Object: "o", SourceName: "s", Operation: "upsert"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone := errors.New("object replaced")
+	err = tn.client.UploadJobDataFrom(ctx, job.ID, func() (io.ReadCloser, error) { return nil, gone })
+	if !errors.Is(err, gone) || errors.Is(err, ErrOutcomeUnknown) || !strings.HasPrefix(err.Error(), "datacloud: upload job data: ") {
+		t.Fatalf("error %v, want the open failure, not outcome unknown", err)
+	}
+	if err := tn.client.UploadJobDataFrom(ctx, job.ID, nil); err == nil {
+		t.Fatal("a nil open function was accepted")
+	}
+}
+
+func TestBulkLoaderUploadFromCreatesTheJob(t *testing.T) {
+	tn := setup(t)
+	s := newBulkServer(tn)
+	ctx := context.Background()
+	b := NewBulkLoader(tn.client, JobSpec{Object: "o", SourceName: "s", Operation: "upsert"}, 1)
+	var opened, closed atomic.Int32
+	for _, part := range []string{"id\n1\n", "id\n2\n"} {
+		if err := b.UploadFrom(ctx, countingOpen(part, &opened, &closed)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ids := b.JobIDs(); len(ids) != 2 || s.uploads[ids[0]][0] != "id\n1\n" || s.uploads[ids[1]][0] != "id\n2\n" {
+		t.Fatalf("jobs %v, uploads %v", ids, s.uploads)
+	}
+}
