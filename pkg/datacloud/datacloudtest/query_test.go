@@ -1,6 +1,7 @@
 package datacloudtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -241,5 +242,46 @@ func TestMetadata(t *testing.T) {
 	mustStatus(t, e.do("GET", "/api/v1/metadata?entityCategory=Other", tok, nil, ""), 400)
 	if got := e.s.Objects(); fmt.Sprint(got) != "[orders people]" {
 		t.Errorf("Objects() = %v", got)
+	}
+}
+
+// TestV1RowsMatchMapEncoding checks the V1 row encoder against what it replaced: encoding/json
+// of one map per row (sorted keys, HTML escaped, the last of repeated names kept).
+func TestV1RowsMatchMapEncoding(t *testing.T) {
+	tests := []struct {
+		name string
+		cols []qcol
+		rows [][]any
+	}{
+		{"mixed values, unsorted names", []qcol{{name: "z"}, {name: "a<b"}, {name: "m"}, {name: "É"}},
+			[][]any{{"x<y>&z", int64(-3), 1.5, nil}, {"é \u2028 \x01 \"q\"", int64(1 << 60), true, "2021-02-28T00:00:00.000+00:00"}}},
+		{"repeated names keep the last", []qcol{{name: "b"}, {name: "a"}, {name: "b"}}, [][]any{{"first", 1.0, "last"}}},
+		{"no rows", []qcol{{name: "a"}}, nil},
+		{"no columns", nil, [][]any{{}, {}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := v1Rows(tt.cols, tt.rows)
+			if err != nil {
+				t.Fatal(err)
+			}
+			maps := make([]map[string]any, len(tt.rows))
+			for i, row := range tt.rows {
+				maps[i] = map[string]any{}
+				for c, col := range tt.cols {
+					maps[i][col.name] = row[c]
+				}
+			}
+			want, err := json.Marshal(maps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.rows == nil {
+				want = []byte("[]") // the handler always sends an array
+			}
+			if string(got) != string(want) {
+				t.Fatalf("v1Rows =\n%s\nwant\n%s", got, want)
+			}
+		})
 	}
 }
