@@ -34,16 +34,44 @@ type page struct {
 	cursorAt  func(k int) string // cursor when only the first k rows are answered
 }
 
-// rowsJSON turns the first n rows of b into objects keyed by column name, in column order,
-// in one allocation. Values are Data Cloud's own JSON text (compact and valid, see
-// datacloud.RawBatch), so they are copied, not decoded and encoded again.
-func rowsJSON(b *datacloud.RawBatch, n int) []json.RawMessage {
+// rowKeys are the encoded `"name":` prefixes of b's columns.
+func rowKeys(b *datacloud.RawBatch) [][]byte {
 	keys := make([][]byte, len(b.Columns))
-	size := 0
 	for i, c := range b.Columns {
 		k, _ := marshal(c.Name) // a string: cannot fail
 		keys[i] = append(k, ':')
-		size += len(keys[i]) + 1 // the comma, or the closing brace
+	}
+	return keys
+}
+
+// rowCosts is what each of the first n rows of b adds to an answer (shape.cost of the row
+// rowsJSON makes), computed from the values without building the rows: escaping is per
+// character, so a row's cost is the sum of its parts'.
+func rowCosts(sh shape, b *datacloud.RawBatch, n int) []int {
+	fixed := 2 + max(0, len(b.Columns)-1) // braces and commas
+	for _, k := range rowKeys(b) {
+		fixed += sh.cost(k)
+	}
+	costs := make([]int, n)
+	for r := range n {
+		c := fixed
+		for col := range b.Columns {
+			c += sh.cost(b.Value(r, col))
+		}
+		costs[r] = c
+	}
+	return costs
+}
+
+// rowsJSON turns the first n rows of b into objects keyed by column name, in column order,
+// in buf when it is large enough (else in one new allocation). Values are Data Cloud's own
+// JSON text (compact and valid, see datacloud.RawBatch), so they are copied, not decoded and
+// encoded again. It returns the rows and the buffer holding them.
+func rowsJSON(b *datacloud.RawBatch, n int, buf []byte) ([]json.RawMessage, []byte) {
+	keys := rowKeys(b)
+	size := 0
+	for _, k := range keys {
+		size += len(k) + 1 // the comma, or the closing brace
 	}
 	size = n * (size + 1)
 	for r := range n {
@@ -51,7 +79,10 @@ func rowsJSON(b *datacloud.RawBatch, n int) []json.RawMessage {
 			size += len(b.Value(r, c))
 		}
 	}
-	buf := make([]byte, 0, size)
+	if cap(buf) < size {
+		buf = make([]byte, 0, size)
+	}
+	buf = buf[:0]
 	out := make([]json.RawMessage, n)
 	for r := range n {
 		start := len(buf)
@@ -65,7 +96,19 @@ func rowsJSON(b *datacloud.RawBatch, n int) []json.RawMessage {
 		buf = append(buf, '}')
 		out[r] = json.RawMessage(buf[start:len(buf):len(buf)])
 	}
-	return out
+	return out, buf
+}
+
+// fitting is how many rows with these costs, from the first, fit one answer beside overhead.
+func (s *Service) fitting(costs []int, overhead int) int {
+	room, k := s.budget-overhead, 0
+	for _, c := range costs {
+		if room -= c + 1; room < -1 { // -1: the first row has no comma
+			break
+		}
+		k++
+	}
+	return k
 }
 
 // render encodes the answer holding the first k rows of p with the given cursor, in one
@@ -140,17 +183,17 @@ func answerFrame(cols []column, nilRows bool, rowCount int, queryID, cur string)
 // escaping is per character; the final payload is then measured to confirm, so a batch many
 // times the budget is never encoded whole.
 func (s *Service) fit(sh shape, p page) ([]byte, int, *apiError) {
-	costs := p.costs
+	costs := p.costs // all rows read; p.rows holds only those that can fit
 	sum := 0
 	for _, c := range costs {
 		sum += c
 	}
-	commas := max(0, len(p.rows)-1)
+	commas := max(0, len(costs)-1)
 	frameAll, err := s.render(sh, p, 0, p.cursorAll)
 	if err != nil {
 		return nil, 0, encodeFailure()
 	}
-	if payloadSize(frameAll)+sum+commas <= s.budget {
+	if len(p.rows) == len(costs) && payloadSize(frameAll)+sum+commas <= s.budget {
 		all, err := s.render(sh, p, len(p.rows), p.cursorAll)
 		if err != nil {
 			return nil, 0, encodeFailure()
@@ -198,7 +241,7 @@ func (s *Service) fit(sh shape, p page) ([]byte, int, *apiError) {
 // page. It aims at 90% of the room so that the next page usually fits whole (a page that
 // does not fit is cut, and its cut rows are fetched again).
 func (s *Service) pageLimit(p page, overhead int) int {
-	if len(p.rows) == 0 {
+	if len(p.costs) == 0 {
 		return maxV1Limit
 	}
 	sum := 0
@@ -209,22 +252,15 @@ func (s *Service) pageLimit(p page, overhead int) int {
 	if room <= 0 {
 		return 1
 	}
-	n := int(float64(room) * 0.9 / (float64(sum) / float64(len(p.rows))))
+	n := int(float64(room) * 0.9 / (float64(sum) / float64(len(p.costs))))
 	return max(1, min(n, maxV1Limit))
 }
 
-// rowsThatFit is how many of the rows with these costs, from the first, fit one answer
-// besides overhead: the V1 page size for a batch remainder, whose rows were seen already.
-// At least one, so that a page always makes progress (fit reports a row too large).
+// rowsThatFit is the V1 page size for a batch remainder, whose rows were seen already: as
+// many as fit one answer beside overhead, at least one so that a page always makes progress
+// (fit reports a row too large).
 func (s *Service) rowsThatFit(costs []int, overhead int) int {
-	room, k := s.budget-overhead, 0
-	for _, c := range costs {
-		if room -= c + 1; room < 0 || k == maxV1Limit {
-			break
-		}
-		k++
-	}
-	return max(1, k)
+	return max(1, min(s.fitting(costs, overhead), maxV1Limit))
 }
 
 func encodeFailure() *apiError {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -53,10 +54,20 @@ func TestRowsJSON(t *testing.T) {
 	}
 	data = append(data, `[]`)
 	b := rawBatch(t, `{"data":[`+strings.Join(data, ",")+`],"done":true,"metadata":{`+strings.Join(meta, ",")+`}}`)
+	var buf []byte
 	for _, n := range []int{b.Len(), 2, 0} {
-		got := rowsJSON(b, n)
+		got, used := rowsJSON(b, n, buf)
 		if len(got) != n {
 			t.Fatalf("rowsJSON(%d) gave %d rows", n, len(got))
+		}
+		if buf != nil && &used[:1][0] != &buf[:1][0] {
+			t.Errorf("rowsJSON(%d) allocated although the buffer it was given is large enough", n)
+		}
+		buf = used
+		for _, sh := range []shape{{apiGateway: false}, {apiGateway: true}} {
+			if costs, want := rowCosts(sh, b, n), sh.costs(got); !slices.Equal(costs, want) {
+				t.Errorf("apiGateway=%v: rowCosts = %v, want the rows' costs %v", sh.apiGateway, costs, want)
+			}
 		}
 		for r, row := range got {
 			var compact bytes.Buffer
@@ -106,7 +117,7 @@ func BenchmarkRowsJSON(b *testing.B) {
 	batch := rawBatch(b, `{"data":[`+strings.Join(data, ",")+`],"done":true,"metadata":{`+strings.Join(meta, ",")+`}}`)
 	b.ReportAllocs()
 	for b.Loop() {
-		if out := rowsJSON(batch, batch.Len()); len(out) != 50_000 {
+		if out, _ := rowsJSON(batch, batch.Len(), nil); len(out) != 50_000 {
 			b.Fatal(len(out))
 		}
 	}

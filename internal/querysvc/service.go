@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/dcbridge/datacloud-lambda/internal/obs"
@@ -41,6 +42,8 @@ type Options struct {
 
 // Service is the querytrigger function.
 type Service struct {
+	mu      sync.Mutex
+	buf     []byte // rows of the last answer, kept for the next (see query)
 	q       Querier
 	budget  int
 	log     *slog.Logger
@@ -130,12 +133,10 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 	if c.R > 0 {
 		n = min(n, c.R) // the rest belongs to batch B
 	}
-	rows := rowsJSON(res, n)
-	p := page{queryID: c.Q, rows: rows, columns: make([]column, len(res.Columns))}
+	p := page{queryID: c.Q, rows: []json.RawMessage{}, costs: rowCosts(sh, res, n), columns: make([]column, len(res.Columns))}
 	for i, col := range res.Columns {
 		p.columns[i] = column{Name: col.Name, Type: col.Type}
 	}
-	p.costs = sh.costs(rows)
 	next := continuation(q.Cursor != "", c, res, n)
 	// The frame of an answer with the longest cursor this page can get: what every answer
 	// costs beside its rows.
@@ -164,6 +165,15 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 		}
 		p.cursorAll = encodeCursor(all)
 	}
+	// Build only the rows that can fit (a cut batch's others come again from V1), in the
+	// buffer of the previous invocation: a fresh 5 MB buffer costs page faults every time.
+	frameAll, ferr := s.render(sh, p, 0, p.cursorAll)
+	if ferr != nil {
+		return nil, 0, c.Q, encodeFailure()
+	}
+	buf := s.takeBuffer()
+	p.rows, buf = rowsJSON(res, s.fitting(p.costs, min(overhead, payloadSize(frameAll))), buf)
+	defer s.putBuffer(buf)
 	out, k, aerr := s.fit(sh, p)
 	if aerr != nil {
 		return nil, 0, c.Q, aerr
@@ -173,6 +183,25 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 			"records", k, "batch_records", n, "next_offset", c.N+k, "page_limit", limit)
 	}
 	return out, k, c.Q, nil
+}
+
+// takeBuffer hands out the buffer kept from the last answer (nil at first, or while
+// another invocation holds it).
+func (s *Service) takeBuffer() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.buf
+	s.buf = nil
+	return b
+}
+
+// putBuffer keeps b for the next answer.
+func (s *Service) putBuffer(b []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cap(b) > cap(s.buf) {
+		s.buf = b
+	}
 }
 
 // fetch reads what the cursor points at: a V1 page (a batch remainder, or legacy paging), the
