@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 )
 
 // onlyReader hides bytes.Reader's WriterTo, so io.Copy has to move the bytes through a buffer as
@@ -128,6 +130,113 @@ func BenchmarkIOCopyBaseline(b *testing.B) {
 	for b.Loop() {
 		if _, err := io.Copy(io.Discard, onlyReader{bytes.NewReader(data)}); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIOCopyIntoParts is a plain io.Copy of the same 64 MiB into a part-sized buffer, part
+// after part (io.CopyN into a reused bytes.Buffer): the bytes land where a splitter's parts do,
+// and nothing looks at them. Sub-benchmarks match BenchmarkCSVSplitter's.
+func BenchmarkIOCopyIntoParts(b *testing.B) {
+	data := benchCSV(64 << 20)
+	for _, maxPart := range []int{150_000_000, 8 << 20} {
+		b.Run(fmt.Sprintf("64MiB/part=%d", maxPart), func(b *testing.B) {
+			buf := bytes.NewBuffer(make([]byte, 0, min(maxPart, len(data))+bytes.MinRead))
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				r := onlyReader{bytes.NewReader(data)}
+				for {
+					buf.Reset()
+					n, err := io.CopyN(buf, r, int64(maxPart))
+					if err != nil && err != io.EOF {
+						b.Fatal(err)
+					}
+					if n < int64(maxPart) {
+						break
+					}
+				}
+			}
+		})
+	}
+}
+
+// serveBytes serves data to every connection on a loopback listener: a source that, like an S3
+// body, arrives through the kernel's socket buffers in chunks.
+func serveBytes(b *testing.B, data []byte) string {
+	b.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Write(data)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func dialBench(b *testing.B, addr string) net.Conn {
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c
+}
+
+// BenchmarkSocketCSVSplitter and BenchmarkSocketIOCopyIntoParts read the same 64 MiB from a
+// loopback TCP connection: the splitter with 8 MiB parts, and a plain io.Copy into an 8 MiB
+// part buffer, part after part.
+func BenchmarkSocketCSVSplitter(b *testing.B) {
+	data := benchCSV(64 << 20)
+	addr := serveBytes(b, data)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := dialBench(b, addr)
+		s, err := NewCSVSplitter(c, 8<<20)
+		for err == nil {
+			_, err = s.Next()
+		}
+		c.Close()
+		if err != io.EOF {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkSocketIOCopyIntoParts(b *testing.B) {
+	data := benchCSV(64 << 20)
+	addr := serveBytes(b, data)
+	buf := bytes.NewBuffer(make([]byte, 0, 8<<20+bytes.MinRead))
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := dialBench(b, addr)
+		var total int64
+		for {
+			buf.Reset()
+			n, err := io.CopyN(buf, c, 8<<20)
+			total += n
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		c.Close()
+		if total != int64(len(data)) {
+			b.Fatalf("read %d bytes, want %d", total, len(data))
 		}
 	}
 }

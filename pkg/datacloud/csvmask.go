@@ -22,12 +22,15 @@ const csvBlock = 64
 // so both are still in the L1 cache when the masks are walked.
 const csvMaskBatch = 128
 
-// The masks of one block, in this order, in csvMasks' output.
+// The masks of one block, in this order, in a csvClassifier's output: line feeds, quotes,
+// carriage returns, separators (line feeds, quotes and commas: what may precede an opening
+// quote or follow a closing one) and the quote parity (prefixXOR of the quotes).
 const (
 	maskLF = iota
 	maskQuote
 	maskCR
-	maskComma
+	maskSep
+	maskParity
 	masksPerBlock
 )
 
@@ -40,7 +43,7 @@ type csvClassifier func(dst []uint64, p []byte) (nonASCII bool)
 func csvClassifyGeneric(dst []uint64, p []byte) bool {
 	var or byte
 	for b := 0; b+csvBlock <= len(p); b += csvBlock {
-		var lf, quote, cr, comma uint64
+		var lf, quote, cr, sep uint64
 		for j, c := range p[b : b+csvBlock] {
 			or |= c
 			bit := uint64(1) << j
@@ -52,11 +55,11 @@ func csvClassifyGeneric(dst []uint64, p []byte) bool {
 			case '\r':
 				cr |= bit
 			case ',':
-				comma |= bit
+				sep |= bit
 			}
 		}
 		m := dst[b/csvBlock*masksPerBlock:][:masksPerBlock]
-		m[maskLF], m[maskQuote], m[maskCR], m[maskComma] = lf, quote, cr, comma
+		m[maskLF], m[maskQuote], m[maskCR], m[maskSep], m[maskParity] = lf, quote, cr, sep|lf|quote, prefixXOR(quote)
 	}
 	return or >= utf8.RuneSelf
 }
@@ -118,18 +121,16 @@ func (s *CSVSplitter) walkMasks(masks []uint64, end int) error {
 	records, lineFeeds := 0, 0
 	for ; len(masks) >= 2*masksPerBlock && a+csvBlock+2 <= end; masks = masks[masksPerBlock:] {
 		m := masks[: 2*masksPerBlock : 2*masksPerBlock]
-		lf, quote, cr, comma := m[maskLF], m[maskQuote], m[maskCR], m[maskComma]
-		nextLF, nextQuote := m[masksPerBlock+maskLF], m[masksPerBlock+maskQuote]
-		nextCR, nextComma := m[masksPerBlock+maskCR], m[masksPerBlock+maskComma]
+		lf, quote, cr, sep := m[maskLF], m[maskQuote], m[maskCR], m[maskSep]
+		nextLF, nextCR, nextSep := m[masksPerBlock+maskLF], m[masksPerBlock+maskCR], m[masksPerBlock+maskSep]
 
-		inside := inQuotes ^ prefixXOR(quote)
+		inside := inQuotes ^ m[maskParity]
 		opening, closing := quote&inside, quote&^inside
 		// An opening quote starts a field (after a comma or a line end) or is the second of a
 		// doubled quote. A closing quote is followed by a comma, a line end (LF or CR LF) or
 		// the other quote of a doubled quote.
-		sep := lf | comma | quote
 		mayOpen := sep<<1 | prevSep
-		mayClose := sep>>1 | (nextLF|nextComma|nextQuote)<<63 |
+		mayClose := sep>>1 | nextSep<<63 |
 			cr>>1&(lf>>2|nextLF<<62) | nextCR&(nextLF>>1)<<63
 		if bad := opening&^mayOpen | closing&^mayClose; bad != 0 {
 			j := bits.TrailingZeros64(bad)

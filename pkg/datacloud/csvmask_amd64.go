@@ -7,7 +7,7 @@ import "golang.org/x/sys/cpu"
 var csvClassifySIMD csvClassifier
 
 func init() {
-	if cpu.X86.HasAVX2 {
+	if cpu.X86.HasAVX2 && cpu.X86.HasPCLMULQDQ {
 		csvClassifySIMD = csvClassifyAVX2
 	}
 }
@@ -22,7 +22,7 @@ func csvClassifyAVX2(dst []uint64, p []byte) bool {
 	return csvMasksAVX2(&p[0], blocks, &dst[0]) != 0
 }
 
-// csvMasksAVX2 writes masksPerBlock masks per 64-byte block of p[:64*blocks] to dst and
+// csvMasksAVX2 (AVX2 and PCLMULQDQ) writes masksPerBlock masks per 64-byte block of p[:64*blocks] to dst and
 // returns the high-bit mask of all bytes OR-ed together.
 //
 //go:noescape
