@@ -22,8 +22,10 @@ func (s *CSVSplitter) scan(end int) error {
 			// One block more than walkMasks walks: it reads the masks of the block after.
 			w = min(end, s.pos+csvMaskBatch*csvBlock)
 			masked = (w - s.pos) / csvBlock * csvBlock
-			if masked > 0 && !s.classify(s.masks[:], s.buf[s.pos:s.pos+masked]) {
-				s.validated = max(s.validated, s.pos+masked) // all ASCII
+			// All ASCII: valid, unless validation is behind pos (a character cut off at the end
+			// of the last window is checked when the window after it is).
+			if masked > 0 && !s.classify(s.masks[:], s.buf[s.pos:s.pos+masked]) && s.validated >= s.pos {
+				s.validated = max(s.validated, s.pos+masked)
 			}
 		}
 		limit := w
