@@ -13,7 +13,14 @@ const (
 	EnvPrefix                = "INGEST_PREFIX"
 	EnvBulkPartBytes         = "INGEST_BULK_PART_BYTES"
 	EnvStreamingPayloadBytes = "INGEST_STREAMING_PAYLOAD_BYTES"
+	// EnvStreamingInFlight is an addition to contract §1: how many streaming bodies of one
+	// file are posted at once (1 keeps them applied in file order; see StreamOptions.InFlight).
+	EnvStreamingInFlight = "INGEST_STREAMING_IN_FLIGHT"
 )
+
+// maxStreamingInFlight bounds EnvStreamingInFlight: Data Cloud takes 250 requests per second
+// in all, which a few requests in flight reach already.
+const maxStreamingInFlight = 16
 
 // minPayloadBytes is the smallest useful limit: a body holds the {"data":[]} envelope and
 // at least a small record.
@@ -34,6 +41,10 @@ func ConfigFromEnv(env awsenv.Env) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	c.BulkPartBytes, c.StreamingPayloadBytes = int(part), int(payload)
+	inFlight, err := env.Int(EnvStreamingInFlight, DefaultStreamingInFlight, 1, maxStreamingInFlight)
+	if err != nil {
+		return Config{}, err
+	}
+	c.BulkPartBytes, c.StreamingPayloadBytes, c.StreamingInFlight = int(part), int(payload), int(inFlight)
 	return c, nil
 }

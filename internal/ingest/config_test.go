@@ -16,9 +16,11 @@ func TestConfigFromEnv(t *testing.T) {
 		wantVar string
 	}{
 		{name: "defaults", env: map[string]string{},
-			want: Config{Prefix: "ingest/", BulkPartBytes: 150_000_000, StreamingPayloadBytes: 200_000}},
-		{name: "set", env: map[string]string{EnvPrefix: "landing/", EnvBulkPartBytes: "1_000_000", EnvStreamingPayloadBytes: "50000"},
-			want: Config{Prefix: "landing/", BulkPartBytes: 1_000_000, StreamingPayloadBytes: 50_000}},
+			want: Config{Prefix: "ingest/", BulkPartBytes: 150_000_000, StreamingPayloadBytes: 200_000, StreamingInFlight: 4}},
+		{name: "set", env: map[string]string{EnvPrefix: "landing/", EnvBulkPartBytes: "1_000_000", EnvStreamingPayloadBytes: "50000", EnvStreamingInFlight: "1"},
+			want: Config{Prefix: "landing/", BulkPartBytes: 1_000_000, StreamingPayloadBytes: 50_000, StreamingInFlight: 1}},
+		{name: "no body in flight", env: map[string]string{EnvStreamingInFlight: "0"}, wantVar: EnvStreamingInFlight},
+		{name: "too many bodies in flight", env: map[string]string{EnvStreamingInFlight: "17"}, wantVar: EnvStreamingInFlight},
 		{name: "part too large", env: map[string]string{EnvBulkPartBytes: "150000001"}, wantVar: EnvBulkPartBytes},
 		{name: "part not a number", env: map[string]string{EnvBulkPartBytes: "150MB"}, wantVar: EnvBulkPartBytes},
 		{name: "payload over the API limit", env: map[string]string{EnvStreamingPayloadBytes: "200001"}, wantVar: EnvStreamingPayloadBytes},

@@ -24,6 +24,7 @@ const (
 	DefaultStreamingPayloadBytes = datacloud.DefaultStreamingPayloadBytes
 	DefaultMaxRestarts           = 2
 	DefaultChunkBytes            = 1 << 20
+	DefaultStreamingInFlight     = 4
 	DefaultProgressBytes         = 64 << 20
 	DefaultMinMargin             = 10 * time.Second
 	DefaultMarginFraction        = 0.05
@@ -41,6 +42,7 @@ type Config struct {
 	Prefix                string // INGEST_PREFIX
 	BulkPartBytes         int    // INGEST_BULK_PART_BYTES
 	StreamingPayloadBytes int    // INGEST_STREAMING_PAYLOAD_BYTES
+	StreamingInFlight     int    // INGEST_STREAMING_IN_FLIGHT: bodies of one file posted at once
 	ClaimPrefix           string // where claim markers live (outside Prefix)
 	MaxUploadsPerJob      int    // uploads per bulk job (Data Cloud: 100)
 	MaxRestarts           int    // new jobs after an upload whose outcome is unknown
@@ -61,6 +63,7 @@ func (c *Config) fill() {
 	}
 	def(&c.BulkPartBytes, DefaultBulkPartBytes)
 	def(&c.StreamingPayloadBytes, DefaultStreamingPayloadBytes)
+	def(&c.StreamingInFlight, DefaultStreamingInFlight)
 	def(&c.MaxUploadsPerJob, datacloud.DefaultMaxUploadsPerJob)
 	def(&c.ChunkBytes, DefaultChunkBytes)
 	c.ChunkBytes = min(c.ChunkBytes, c.BulkPartBytes)

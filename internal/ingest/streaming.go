@@ -34,11 +34,12 @@ func (in *Ingester) runStreaming(work, cleanup context.Context, it *item) {
 		err = in.streamDeletes(work, it, rr)
 	} else {
 		var sent int64
-		it.res.Records, err = in.dc.StreamRecords(work, route.Source, route.Object, rr, in.cfg.StreamingPayloadBytes,
-			func(records, bytes int64) {
+		it.res.Records, err = in.dc.StreamRecordsWith(work, route.Source, route.Object, rr, datacloud.StreamOptions{
+			Limit: in.cfg.StreamingPayloadBytes, InFlight: in.cfg.StreamingInFlight,
+			Progress: func(records, bytes int64) {
 				in.metrics.Count(obs.BytesSent, bytes-sent)
 				sent = bytes
-			})
+			}})
 	}
 	if err != nil {
 		in.fail(cleanup, it, deadlineErr(work, err))

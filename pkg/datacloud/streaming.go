@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
+	"time"
 )
 
 // Streaming limits (datacloud-api.md §3).
@@ -138,30 +140,59 @@ func parseValidation(body []byte) *ValidationResult {
 	return r
 }
 
-// StreamRecords reads records from rr, packs them into bodies smaller than limit
-// (DefaultStreamingPayloadBytes when limit <= 0) and upserts each body in order. progress,
-// when not nil, is called after every accepted body with the running totals of records and
-// body bytes sent. It returns the number of records Data Cloud accepted. Bad input
-// (*RecordError, *RecordTooLargeError) stops the stream; bodies sent before stay sent.
-//
-// Packing the next body overlaps the upsert of the previous one, but at most one request is
-// in flight, so upserts reach Data Cloud in record order. progress runs on another goroutine
-// than the caller's, one call at a time, and never after StreamRecords returns.
+// MaxStreamingRequestsPerSecond is Data Cloud's limit on Ingestion API requests
+// (datacloud-api.md §3), across all object endpoints.
+const MaxStreamingRequestsPerSecond = 250
+
+// StreamOptions tune StreamRecordsWith. Zero values take the defaults.
+type StreamOptions struct {
+	// Limit bounds every body: smaller than this many bytes (DefaultStreamingPayloadBytes).
+	Limit int
+	// InFlight is the most bodies posted at once (1). With more than one, bodies are still
+	// handed out in record order but may be applied in any order among those in flight
+	// together: a key upserted twice in one stream may end with either version. Data Cloud
+	// applies streaming data asynchronously, in micro-batches, and documents no order across
+	// requests; InFlight 1 keeps at least the order in which they were sent.
+	InFlight int
+	// PerSecond bounds how many requests start per second (MaxStreamingRequestsPerSecond).
+	PerSecond float64
+	// Progress, when not nil, is called after every accepted body with the running totals of
+	// records and body bytes accepted, one call at a time, on another goroutine than the
+	// caller's, never after StreamRecordsWith returns.
+	Progress func(records, bytes int64)
+}
+
+// StreamRecords is StreamRecordsWith one body in flight.
 func (c *Client) StreamRecords(ctx context.Context, source, object string, rr *RecordReader, limit int,
 	progress func(records, bytes int64)) (records int64, err error) {
+	return c.StreamRecordsWith(ctx, source, object, rr, StreamOptions{Limit: limit, InFlight: 1, Progress: progress})
+}
+
+// StreamRecordsWith reads records from rr, packs them into bodies smaller than o.Limit and
+// upserts each body. It returns the number of records Data Cloud accepted. Bad input
+// (*RecordError, *RecordTooLargeError) stops the stream; bodies sent before stay sent. The
+// first failed upsert stops the stream too; bodies in flight with it finish or are cancelled.
+//
+// Packing the next body overlaps the upserts of the previous ones: up to o.InFlight requests
+// run at once, started at most o.PerSecond times a second.
+func (c *Client) StreamRecordsWith(ctx context.Context, source, object string, rr *RecordReader, o StreamOptions) (records int64, err error) {
 	if _, err := sourcePath("upsert", source, object); err != nil {
 		return 0, err
 	}
 	if rr == nil {
 		return 0, errors.New("datacloud: stream records: record reader is nil")
 	}
-	if limit <= 0 {
-		limit = DefaultStreamingPayloadBytes
+	if o.Limit <= 0 {
+		o.Limit = DefaultStreamingPayloadBytes
+	}
+	o.InFlight = max(o.InFlight, 1)
+	if o.PerSecond <= 0 {
+		o.PerSecond = MaxStreamingRequestsPerSecond
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	u := newUpserter(ctx, c, source, object, progress, cancel)
-	packErr := packRecords(ctx, rr, NewPacker(limit), u.enqueue)
+	u := newUpserter(ctx, c, source, object, o, cancel)
+	packErr := packRecords(ctx, rr, NewPacker(o.Limit), u.enqueue)
 	records, err = u.wait()
 	if err == nil {
 		// An upsert failure is reported first: sequentially it would have stopped the
@@ -207,45 +238,61 @@ type upsertBatch struct {
 	n    int
 }
 
-// upserter posts queued bodies one at a time, in queue order, on its own goroutine.
+// upserter posts queued bodies on InFlight goroutines, taking them in queue order.
 type upserter struct {
 	queue chan upsertBatch
 	// free holds the copy buffers not in use. The Packer reuses a returned body's buffer as
 	// soon as it returns the next body, which happens while that body may still be in
-	// flight, so each queued body is copied into one of two buffers: one in flight, one queued.
+	// flight, so each queued body is copied into one of InFlight+1 buffers: those in flight
+	// and one queued.
 	free chan []byte
-	done chan struct{}
+	wg   sync.WaitGroup
 	ctx  context.Context
-	// Written by the goroutine only; read after done is closed.
+	pace *pacer
+
+	mu             sync.Mutex // guards the totals, the error and progress calls
 	records, bytes int64
 	err            error
 }
 
-func newUpserter(ctx context.Context, c *Client, source, object string, progress func(records, bytes int64),
-	stop context.CancelFunc) *upserter {
-	u := &upserter{queue: make(chan upsertBatch, 1), free: make(chan []byte, 2), done: make(chan struct{}), ctx: ctx}
-	u.free <- nil
-	u.free <- nil
-	go func() {
-		defer close(u.done)
-		for b := range u.queue {
-			if err := c.UpsertBody(ctx, source, object, b.body); err != nil {
-				u.err = err
-				stop() // stops the reader; the bodies still queued are dropped
-				return
+func newUpserter(ctx context.Context, c *Client, source, object string, o StreamOptions, stop context.CancelFunc) *upserter {
+	u := &upserter{queue: make(chan upsertBatch, 1), free: make(chan []byte, o.InFlight+1), ctx: ctx,
+		pace: &pacer{every: time.Duration(float64(time.Second) / o.PerSecond)}}
+	for range o.InFlight + 1 {
+		u.free <- nil
+	}
+	for range o.InFlight {
+		u.wg.Add(1)
+		go func() {
+			defer u.wg.Done()
+			for b := range u.queue {
+				err := u.pace.wait(ctx)
+				if err == nil {
+					err = c.UpsertBody(ctx, source, object, b.body)
+				}
+				u.mu.Lock()
+				if err != nil {
+					if u.err == nil && (ctx.Err() == nil || !errors.Is(err, context.Canceled)) {
+						u.err = err
+					}
+					u.mu.Unlock()
+					stop() // stops the reader and the other requests; queued bodies are dropped
+					continue
+				}
+				u.records += int64(b.n)
+				u.bytes += int64(len(b.body))
+				if o.Progress != nil {
+					o.Progress(u.records, u.bytes)
+				}
+				u.mu.Unlock()
+				u.free <- b.body
 			}
-			u.records += int64(b.n)
-			u.bytes += int64(len(b.body))
-			if progress != nil {
-				progress(u.records, u.bytes)
-			}
-			u.free <- b.body
-		}
-	}()
+		}()
+	}
 	return u
 }
 
-// enqueue copies body and queues it, waiting while one body is in flight and one queued.
+// enqueue copies body and queues it, waiting while every buffer is in flight or queued.
 func (u *upserter) enqueue(body []byte, n int) error {
 	var buf []byte
 	select {
@@ -261,10 +308,41 @@ func (u *upserter) enqueue(body []byte, n int) error {
 	}
 }
 
-// wait closes the queue, lets the goroutine post what is queued unless it failed, and
+// wait closes the queue, lets the goroutines post what is queued unless one failed, and
 // returns the records accepted and the first upsert error.
 func (u *upserter) wait() (records int64, err error) {
 	close(u.queue)
-	<-u.done
+	u.wg.Wait()
 	return u.records, u.err
+}
+
+// pacer spaces request starts at least every apart.
+type pacer struct {
+	mu    sync.Mutex
+	every time.Duration
+	next  time.Time
+}
+
+// wait returns when the next request may start, or ctx's error.
+func (p *pacer) wait(ctx context.Context) error {
+	p.mu.Lock()
+	now := time.Now()
+	at := p.next
+	if at.Before(now) {
+		at = now
+	}
+	p.next = at.Add(p.every)
+	p.mu.Unlock()
+	d := time.Until(at)
+	if d <= 0 {
+		return nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("datacloud: stream records: %w", ctx.Err())
+	}
 }
