@@ -196,7 +196,7 @@ func (r *csvRun) pump(job *csvJob, it *item, f *csvFile) error {
 			return err
 		}
 	}
-	it.res.Records = f.src.sp.Records()
+	it.res.Records = f.src.records()
 	return nil
 }
 

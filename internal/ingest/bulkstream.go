@@ -23,32 +23,109 @@ import (
 // again with chunks as large as parts.
 var errWiden = errors.New("a record is larger than a chunk")
 
-// csvSource is an open CSV file read chunk by chunk.
+// csvSource is an open CSV file read chunk by chunk. A goroutine reads and checks the chunks
+// ahead of the upload, into readAhead+1 buffers of a chunk each, so that reading S3 and
+// scanning overlap sending; next takes them in order.
 type csvSource struct {
 	body  *body
-	sp    *datacloud.CSVSplitter
-	hlen  int    // length of the header row that starts every chunk
-	chunk []byte // the current chunk (valid until next), nil at the end of the file
-	index int    // the current chunk's number, from 0
+	sp    *datacloud.CSVSplitter // used by the goroutine only, until it has ended
+	hlen  int                    // length of the header row that starts every chunk
+	chunk []byte                 // the current chunk, nil at the end of the file
+	index int                    // the current chunk's number, from 0
+
+	ready chan chunkRead // chunks read ahead, in order
+	free  chan []byte    // buffers for the goroutine to fill
+	stop  chan struct{}  // closed by close: the goroutine ends
+	done  chan struct{}  // closed when the goroutine has ended
+	ended bool           // the goroutine sent its last message (end of file or error)
+}
+
+// readAhead is how many chunks the goroutine reads before the upload takes them.
+const readAhead = 2
+
+// chunkRead is one chunk read ahead, or the reason there is none (io.EOF at the end).
+type chunkRead struct {
+	buf []byte
+	err error
+}
+
+// start runs the goroutine that reads the chunks.
+func (s *csvSource) start(chunkBytes int) {
+	s.ready = make(chan chunkRead, readAhead)
+	s.free = make(chan []byte, readAhead+1)
+	s.stop, s.done = make(chan struct{}), make(chan struct{})
+	for range readAhead + 1 {
+		s.free <- nil // allocated on first use, at the size of the chunk
+	}
+	go func() {
+		defer close(s.done)
+		for {
+			var buf []byte
+			select {
+			case buf = <-s.free:
+			case <-s.stop:
+				return
+			}
+			c, err := s.sp.Next()
+			if err == nil {
+				if cap(buf) < len(c) {
+					buf = make([]byte, 0, max(len(c), chunkBytes))
+				}
+				buf = append(buf[:0], c...)
+			}
+			select {
+			case s.ready <- chunkRead{buf: buf, err: err}:
+			case <-s.stop:
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
 }
 
 // next moves to the next chunk; at the end of the file chunk becomes nil.
 func (s *csvSource) next() error {
-	c, err := s.sp.Next()
-	switch {
-	case err == io.EOF:
+	if s.chunk != nil {
+		s.free <- s.chunk // never blocks: the buffers number the channel's capacity
 		s.chunk = nil
-		return nil
-	case err != nil:
-		s.chunk = nil
-		return err
 	}
-	s.chunk = c
+	if s.ended {
+		return nil
+	}
+	r := <-s.ready
+	switch {
+	case r.err == io.EOF:
+		s.ended = true
+		return nil
+	case r.err != nil:
+		s.ended = true
+		return r.err
+	}
+	s.chunk = r.buf
 	s.index++
 	return nil
 }
 
-func (s *csvSource) close() { s.body.Close() }
+// records is the number of records in the file; valid once next reached the end.
+func (s *csvSource) records() int64 {
+	<-s.done
+	return s.sp.Records()
+}
+
+// close stops the goroutine, waiting for a read in progress, and closes the file.
+func (s *csvSource) close() {
+	if s.stop != nil {
+		select {
+		case <-s.stop:
+		default:
+			close(s.stop)
+		}
+		<-s.done
+	}
+	s.body.Close()
+}
 
 // chunkBytes is the splitter's part size for the item: Config.ChunkBytes, or a whole part once
 // a record was found larger than a chunk.
@@ -78,8 +155,9 @@ func (r *csvRun) openSource(it *item) (*csvSource, error) {
 		return nil, r.widen(it, err)
 	}
 	s := &csvSource{body: b, sp: sp, hlen: len(sp.Header()), index: -1}
+	s.start(size)
 	if err := s.next(); err != nil {
-		b.Close()
+		s.close()
 		return nil, r.widen(it, err)
 	}
 	return s, nil
