@@ -134,7 +134,7 @@ func (s *jsonScanner) str() error {
 					return errScanEnd
 				}
 				for _, h := range s.b[s.i+2 : s.i+6] {
-					if !isHex(h) {
+					if !isHexDigit(h) {
 						return s.errorf("invalid \\u escape")
 					}
 				}
@@ -151,7 +151,7 @@ func (s *jsonScanner) str() error {
 	}
 }
 
-func isHex(c byte) bool {
+func isHexDigit(c byte) bool {
 	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
 }
 
