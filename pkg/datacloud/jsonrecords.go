@@ -67,9 +67,10 @@ type RecordReader struct {
 	state   int
 	wrapped bool // {"data": [...]}
 	bomDone bool
-	stack   []byte // expected closing brackets while scanning a composite value
-	rec     []byte // the raw record
-	out     bytes.Buffer
+	stack   []byte       // expected closing brackets while scanning a composite value
+	rec     []byte       // the raw record
+	out     bytes.Buffer // encoding/json's compaction, when compactRecord declined
+	compact []byte       // compactRecord's output, reused
 	recLine int
 	recCol  int
 	valAt   int // offset of the value in rec (JSONL lines may start with blanks)
@@ -446,6 +447,13 @@ func (r *RecordReader) readValue() (json.RawMessage, error) {
 func (r *RecordReader) finish(start, end int) (json.RawMessage, error) {
 	raw := r.rec[start:end]
 	r.valAt = start
+	out, ok := compactRecord(r.compact[:0], raw)
+	if ok && utf8.Valid(raw) {
+		if len(out) > 0 && &out[0] != &raw[0] {
+			r.compact = out
+		}
+		return out, nil
+	}
 	r.out.Reset()
 	if err := json.Compact(&r.out, raw); err != nil {
 		// Compact does not report offsets; Unmarshal's validation does.
