@@ -105,7 +105,8 @@ func (r *Runtime) Invoke(ctx context.Context, payload []byte) (Result, error) {
 // classify fills FunctionError and ErrorMessage.
 func classify(res *Result, header string, lines []string) {
 	var doc errorDocument
-	isDoc := json.Unmarshal(res.Payload, &doc) == nil && doc.ErrorType != "" && doc.ErrorMessage != ""
+	isDoc := mayBeErrorDocument(res.Payload) && json.Unmarshal(res.Payload, &doc) == nil &&
+		doc.ErrorType != "" && doc.ErrorMessage != ""
 	if isDoc {
 		res.ErrorMessage = doc.ErrorMessage
 	}
@@ -129,6 +130,21 @@ func classify(res *Result, header string, lines []string) {
 			}
 		}
 	}
+}
+
+// mayBeErrorDocument reports whether payload is small or is an object whose first key is one
+// of an error document's, so that a large answer (querytrigger's run to 6 MB) is not decoded
+// whole just to learn that it is not an error.
+func mayBeErrorDocument(payload []byte) bool {
+	if len(payload) <= 64<<10 {
+		return true
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return false
+	}
+	key, err := dec.Token()
+	return err == nil && (key == "errorMessage" || key == "errorType")
 }
 
 // Err returns the function error as a Go error, or nil on success.

@@ -82,13 +82,16 @@ func TestClassify(t *testing.T) {
 		{"timeout", "", "Task timed out after 3.00 seconds", 200, ErrorTimeout, "Task timed out after 3.00 seconds"},
 		{"runtime exit", "", "", 502, ErrorRuntimeExit, "aws-lambda-rie answered 502"},
 		{"a JSON answer that merely has errorType is not an error without a message", "", `{"errorType":"x"}`, 200, "", ""},
+		{"large error document", "", `{"errorMessage":"` + strings.Repeat("m", 100<<10) + `","errorType":"Big"}`, 200, "Big", strings.Repeat("m", 100<<10)},
+		{"large error document, type first", "", ` {"errorType":"Big","errorMessage":"` + strings.Repeat("m", 100<<10) + `"}`, 200, "Big", strings.Repeat("m", 100<<10)},
+		{"large answer that ends like an error document", "", `{"rows":"` + strings.Repeat("r", 100<<10) + `","errorMessage":"no","errorType":"No"}`, 200, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			res := Result{StatusCode: tc.status, Payload: []byte(tc.body)}
 			classify(&res, tc.header, nil)
 			if res.FunctionError != tc.wantErr || res.ErrorMessage != tc.wantMsg {
-				t.Errorf("classify = %q %q, want %q %q", res.FunctionError, res.ErrorMessage, tc.wantErr, tc.wantMsg)
+				t.Errorf("classify = %q %.40q, want %q %.40q", res.FunctionError, res.ErrorMessage, tc.wantErr, tc.wantMsg)
 			}
 		})
 	}
