@@ -117,3 +117,46 @@ func TestBulkLoaderUploadFromCreatesTheJob(t *testing.T) {
 		t.Fatalf("jobs %v, uploads %v", ids, s.uploads)
 	}
 }
+
+// TestUploadJobDataFromSizesSmallParts: a streamed part that ends within maxSizedStreamBody is
+// sent with its Content-Length (servers that refuse or misread unsized bodies take it); a
+// larger one is sent as it is read, with no length. Either way every byte arrives and the
+// reader is closed.
+func TestUploadJobDataFromSizesSmallParts(t *testing.T) {
+	small := "id,name\n" + strings.Repeat("1,a\n", 1000)
+	large := "id,name\n" + strings.Repeat("2,b\n", maxSizedStreamBody/4+10)
+	for _, tc := range []struct {
+		name       string
+		body       string
+		wantLength int64 // -1: unsized
+	}{
+		{"small part has a length", small, int64(len(small))},
+		{"exactly the limit has a length", large[:maxSizedStreamBody], maxSizedStreamBody},
+		{"large part is streamed", large, -1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tn := setup(t)
+			var gotLength atomic.Int64
+			var gotBytes atomic.Int64
+			tn.mux.HandleFunc("PUT /api/v1/ingest/jobs/job-9/batches", func(w http.ResponseWriter, r *http.Request) {
+				gotLength.Store(r.ContentLength)
+				n, _ := io.Copy(io.Discard, r.Body)
+				gotBytes.Store(n)
+				w.WriteHeader(http.StatusCreated)
+			})
+			var opened, closed atomic.Int32
+			if err := tn.client.UploadJobDataFrom(context.Background(), "job-9", countingOpen(tc.body, &opened, &closed)); err != nil {
+				t.Fatal(err)
+			}
+			if gotLength.Load() != tc.wantLength {
+				t.Errorf("Content-Length %d, want %d", gotLength.Load(), tc.wantLength)
+			}
+			if gotBytes.Load() != int64(len(tc.body)) {
+				t.Errorf("%d bytes arrived, want %d", gotBytes.Load(), len(tc.body))
+			}
+			if opened.Load() != 1 || closed.Load() != 1 {
+				t.Errorf("readers opened %d, closed %d, want 1 and 1", opened.Load(), closed.Load())
+			}
+		})
+	}
+}

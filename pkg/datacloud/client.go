@@ -217,12 +217,15 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 	if cl.body != nil {
 		body = bytes.NewReader(cl.body)
 	}
+	sized := false
 	if cl.open != nil {
 		rc, err := cl.open()
 		if err != nil {
 			return nil, fmt.Errorf("datacloud: %s: read body: %w", cl.op, err)
 		}
-		body = rc
+		if body, sized, err = sizeStreamedBody(rc); err != nil {
+			return nil, fmt.Errorf("datacloud: %s: read body: %w", cl.op, err)
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
 	if err != nil {
@@ -232,7 +235,9 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 		return nil, fmt.Errorf("datacloud: %s: build request: %w", cl.op, err)
 	}
 	if cl.open != nil {
-		req.GetBody = cl.open
+		if !sized { // else http.NewRequest set GetBody for the bytes
+			req.GetBody = cl.open
+		}
 		req.Header.Set("Content-Type", cl.contentType)
 	}
 	if cl.body != nil {
@@ -243,6 +248,28 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
 	return req, nil
+}
+
+// maxSizedStreamBody is the largest streamed body (call.open) that is sent with a
+// Content-Length, read into memory first. A larger one goes out as it is read, with no length
+// (chunked transfer encoding over HTTP/1.1, an unsized body over HTTP/2). Data Cloud documents
+// neither way, and some servers and proxies refuse a body of unknown length (411 Length
+// Required) or read it as empty; so only bodies too large to hold cheaply are sent unsized.
+const maxSizedStreamBody = 8 << 20
+
+// sizeStreamedBody reads up to maxSizedStreamBody bytes of rc. When rc ends within them it is
+// closed and the bytes are the body (sized); otherwise the body is those bytes followed by the
+// rest of rc, which closing the body closes.
+func sizeStreamedBody(rc io.ReadCloser) (body io.Reader, sized bool, err error) {
+	head, err := io.ReadAll(io.LimitReader(rc, maxSizedStreamBody+1))
+	if err != nil || len(head) <= maxSizedStreamBody {
+		rc.Close()
+		return bytes.NewReader(head), err == nil, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(head), rc), rc}, false, nil
 }
 
 // authorize is the one place the token is attached; it clones so that the caller's request
