@@ -83,7 +83,7 @@ func (l *localEnv) envFile() map[string]map[string]string {
 		"TokenRefreshFunction": {"DATACLOUD_REFRESH_MARGIN": "45m"},
 		"S3IngestFunction": {
 			"INGEST_PREFIX": "ingest/", "INGEST_BULK_PART_BYTES": "150000000",
-			"INGEST_STREAMING_PAYLOAD_BYTES": "200000",
+			"INGEST_STREAMING_PAYLOAD_BYTES": "200000", "INGEST_STREAMING_IN_FLIGHT": "4",
 		},
 		"QueryTriggerFunction": {},
 	}

@@ -30,8 +30,8 @@ func main() {
 }
 
 // setMemoryLimit makes the garbage collector work harder before the function's memory runs
-// out, rather than letting the heap double: a bulk upload holds two parts of up to
-// INGEST_BULK_PART_BYTES at once. An explicit GOMEMLIMIT wins.
+// out, rather than letting the heap double: a CSV file that fits in one part is read whole
+// (up to INGEST_BULK_PART_BYTES) before its upload. An explicit GOMEMLIMIT wins.
 func setMemoryLimit() {
 	if _, set := os.LookupEnv("GOMEMLIMIT"); set {
 		return
