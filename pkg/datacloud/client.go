@@ -235,8 +235,10 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 		return nil, fmt.Errorf("datacloud: %s: build request: %w", cl.op, err)
 	}
 	if cl.open != nil {
-		if !sized { // else http.NewRequest set GetBody for the bytes
-			req.GetBody = cl.open
+		req.GetBody = cl.open
+		if sb, ok := body.(*sizedBody); ok && sized {
+			req.ContentLength = sb.size
+			req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(sb.again()), nil }
 		}
 		req.Header.Set("Content-Type", cl.contentType)
 	}
@@ -257,19 +259,59 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 // Required) or read it as empty; so only bodies too large to hold cheaply are sent unsized.
 const maxSizedStreamBody = 8 << 20
 
-// sizeStreamedBody reads up to maxSizedStreamBody bytes of rc. When rc ends within them it is
-// closed and the bytes are the body (sized); otherwise the body is those bytes followed by the
-// rest of rc, which closing the body closes.
+// sizeStreamedBody reads up to maxSizedStreamBody bytes of rc, in 1 MiB pieces (no buffer
+// grown by doubling: the pieces are all the memory it takes). When rc ends within them it is
+// closed and they are the body, with its length set by http.NewRequest (sized); otherwise the
+// body is those bytes followed by the rest of rc, which closing the body closes.
 func sizeStreamedBody(rc io.ReadCloser) (body io.Reader, sized bool, err error) {
-	head, err := io.ReadAll(io.LimitReader(rc, maxSizedStreamBody+1))
-	if err != nil || len(head) <= maxSizedStreamBody {
-		rc.Close()
-		return bytes.NewReader(head), err == nil, err
+	const piece = 1 << 20
+	var pieces []io.Reader
+	var total int64
+	for total <= maxSizedStreamBody {
+		p := make([]byte, min(piece, maxSizedStreamBody+1-total))
+		n, rerr := io.ReadFull(rc, p)
+		if n > 0 {
+			pieces = append(pieces, bytes.NewReader(p[:n]))
+			total += int64(n)
+		}
+		if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+			rc.Close()
+			return &sizedBody{pieces: pieces, size: total}, true, nil
+		}
+		if rerr != nil {
+			rc.Close()
+			return nil, false, rerr
+		}
 	}
 	return struct {
 		io.Reader
 		io.Closer
-	}{io.MultiReader(bytes.NewReader(head), rc), rc}, false, nil
+	}{io.MultiReader(append(pieces, rc)...), rc}, false, nil
+}
+
+// sizedBody is a body read whole into pieces, of a known size.
+type sizedBody struct {
+	pieces []io.Reader // *bytes.Reader each
+	size   int64
+	r      io.Reader
+}
+
+func (b *sizedBody) Read(p []byte) (int, error) {
+	if b.r == nil {
+		b.r = io.MultiReader(b.pieces...)
+	}
+	return b.r.Read(p)
+}
+
+// again returns a reader of the same bytes from the start.
+func (b *sizedBody) again() *sizedBody {
+	pieces := make([]io.Reader, len(b.pieces))
+	for i, p := range b.pieces {
+		r := *p.(*bytes.Reader)
+		r.Seek(0, io.SeekStart) //nolint:errcheck // cannot fail at 0
+		pieces[i] = &r
+	}
+	return &sizedBody{pieces: pieces, size: b.size}
 }
 
 // authorize is the one place the token is attached; it clones so that the caller's request
