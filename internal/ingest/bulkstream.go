@@ -228,7 +228,7 @@ func (r *csvRun) uploadStream(job *csvJob, it *item, f *csvFile) error {
 		return p, nil
 	}
 	job.uploads++
-	err := job.loader.UploadFrom(r.work, open)
+	err := job.loader.UploadFrom(r.work, open, int64(r.in.cfg.BulkPartBytes))
 	mu.Lock()
 	defer mu.Unlock()
 	// net/http may close a body after the call returned: no source is touched before.

@@ -91,15 +91,19 @@ func (c *Client) UploadJobData(ctx context.Context, jobID string, csv []byte) er
 	return err
 }
 
-// UploadJobDataFrom uploads one CSV part that is read while it is sent (chunked transfer
-// encoding), so that the part need not be held in memory. open is called for every attempt and
-// must return a reader of the same bytes each time, as http.Request.GetBody does; net/http
-// closes each reader, possibly after the call returned. Retries are those of UploadJobData.
-// A reader's own error ends the attempt as a broken connection does (Data Cloud never gets a
-// complete request, but the error wraps ErrOutcomeUnknown): the caller, which knows its reader
-// failed, should report that failure instead. The part must not exceed MaxUploadBytes; the
-// reader is not checked.
-func (c *Client) UploadJobDataFrom(ctx context.Context, jobID string, open func() (io.ReadCloser, error)) error {
+// UploadJobDataFrom uploads one CSV part that is read while it is sent, so that the part need
+// not be held in memory. open is called for every attempt and must return a reader of the same
+// bytes each time, as http.Request.GetBody does; net/http closes each reader, possibly after the
+// call returned. Retries are those of UploadJobData. A reader's own error ends the attempt as a
+// broken connection does (Data Cloud never gets a complete request, but the error wraps
+// ErrOutcomeUnknown): the caller, which knows its reader failed, should report that failure
+// instead. The part must not exceed MaxUploadBytes; the reader is not checked.
+//
+// maxBytes is the most the part can hold (the splitter's part size), or 0 if unknown. A part
+// that cannot exceed 8 MiB, or of unknown bound that ends within 8 MiB, is read whole first and
+// sent with its Content-Length; a larger one goes out as it is read, with no length (chunked
+// transfer encoding over HTTP/1.1), which Data Cloud does not document either way.
+func (c *Client) UploadJobDataFrom(ctx context.Context, jobID string, open func() (io.ReadCloser, error), maxBytes int64) error {
 	const op = "upload job data"
 	id, err := pathSeg(op, "job id", jobID)
 	if err != nil {
@@ -109,7 +113,7 @@ func (c *Client) UploadJobDataFrom(ctx context.Context, jobID string, open func(
 		return errors.New("datacloud: upload job data: the part's reader is nil")
 	}
 	_, _, err = c.do(ctx, call{op: op, method: http.MethodPut, path: jobsPath + "/" + id + "/batches",
-		open: open, contentType: "text/csv", mode: retryUnsent})
+		open: open, openMax: maxBytes, contentType: "text/csv", mode: retryUnsent})
 	return err
 }
 
@@ -293,9 +297,9 @@ func (b *BulkLoader) upload(ctx context.Context, send func(jobID string) error) 
 	return send(cur.id)
 }
 
-// UploadFrom is Upload for a part streamed by UploadJobDataFrom.
-func (b *BulkLoader) UploadFrom(ctx context.Context, open func() (io.ReadCloser, error)) error {
-	return b.upload(ctx, func(id string) error { return b.c.UploadJobDataFrom(ctx, id, open) })
+// UploadFrom is Upload for a part streamed by UploadJobDataFrom (maxBytes as there).
+func (b *BulkLoader) UploadFrom(ctx context.Context, open func() (io.ReadCloser, error), maxBytes int64) error {
+	return b.upload(ctx, func(id string) error { return b.c.UploadJobDataFrom(ctx, id, open, maxBytes) })
 }
 
 // JobIDs returns the ids of the jobs created so far, oldest first.

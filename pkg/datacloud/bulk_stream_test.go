@@ -62,7 +62,7 @@ func TestUploadJobDataFromSendsTheStreamAgainOnlyWhenNotProcessed(t *testing.T) 
 				t.Fatal(err)
 			}
 			var opened, closed atomic.Int32
-			err = tn.client.UploadJobDataFrom(ctx, job.ID, countingOpen(part, &opened, &closed))
+			err = tn.client.UploadJobDataFrom(ctx, job.ID, countingOpen(part, &opened, &closed), 0)
 			if tt.wantErr == nil && err != nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Fatalf("error %v, want %v", err, tt.wantErr)
 			}
@@ -93,11 +93,11 @@ func TestUploadJobDataFromReportsTheReaderOpenFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	gone := errors.New("object replaced")
-	err = tn.client.UploadJobDataFrom(ctx, job.ID, func() (io.ReadCloser, error) { return nil, gone })
+	err = tn.client.UploadJobDataFrom(ctx, job.ID, func() (io.ReadCloser, error) { return nil, gone }, 0)
 	if !errors.Is(err, gone) || errors.Is(err, ErrOutcomeUnknown) || !strings.HasPrefix(err.Error(), "datacloud: upload job data: ") {
 		t.Fatalf("error %v, want the open failure, not outcome unknown", err)
 	}
-	if err := tn.client.UploadJobDataFrom(ctx, job.ID, nil); err == nil {
+	if err := tn.client.UploadJobDataFrom(ctx, job.ID, nil, 0); err == nil {
 		t.Fatal("a nil open function was accepted")
 	}
 }
@@ -109,7 +109,7 @@ func TestBulkLoaderUploadFromCreatesTheJob(t *testing.T) {
 	b := NewBulkLoader(tn.client, JobSpec{Object: "o", SourceName: "s", Operation: "upsert"}, 1)
 	var opened, closed atomic.Int32
 	for _, part := range []string{"id\n1\n", "id\n2\n"} {
-		if err := b.UploadFrom(ctx, countingOpen(part, &opened, &closed)); err != nil {
+		if err := b.UploadFrom(ctx, countingOpen(part, &opened, &closed), 0); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -128,11 +128,14 @@ func TestUploadJobDataFromSizesSmallParts(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
 		body       string
+		maxBytes   int64
 		wantLength int64 // -1: unsized
 	}{
-		{"small part has a length", small, int64(len(small))},
-		{"exactly the limit has a length", large[:maxSizedStreamBody], maxSizedStreamBody},
-		{"large part is streamed", large, -1},
+		{"small part has a length", small, 0, int64(len(small))},
+		{"exactly the limit has a length", large[:maxSizedStreamBody], 0, maxSizedStreamBody},
+		{"large part is streamed", large, 0, -1},
+		{"small part within a small bound has a length", small, maxSizedStreamBody, int64(len(small))},
+		{"small part of a large bound is streamed without looking", small, maxSizedStreamBody + 1, -1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tn := setup(t)
@@ -145,7 +148,7 @@ func TestUploadJobDataFromSizesSmallParts(t *testing.T) {
 				w.WriteHeader(http.StatusCreated)
 			})
 			var opened, closed atomic.Int32
-			if err := tn.client.UploadJobDataFrom(context.Background(), "job-9", countingOpen(tc.body, &opened, &closed)); err != nil {
+			if err := tn.client.UploadJobDataFrom(context.Background(), "job-9", countingOpen(tc.body, &opened, &closed), tc.maxBytes); err != nil {
 				t.Fatal(err)
 			}
 			if gotLength.Load() != tc.wantLength {

@@ -112,6 +112,7 @@ type call struct {
 	// open, when set instead of body, returns a fresh reader of the body for every attempt
 	// (as http.Request.GetBody does), so that a streamed body can be sent again.
 	open        func() (io.ReadCloser, error)
+	openMax     int64 // the most bytes open's readers can yield; 0: unknown
 	contentType string
 	mode        retryMode
 }
@@ -223,8 +224,11 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 		if err != nil {
 			return nil, fmt.Errorf("datacloud: %s: read body: %w", cl.op, err)
 		}
-		if body, sized, err = sizeStreamedBody(rc); err != nil {
-			return nil, fmt.Errorf("datacloud: %s: read body: %w", cl.op, err)
+		body = rc
+		if cl.openMax <= maxSizedStreamBody { // else it is bound to be larger: no need to look
+			if body, sized, err = sizeStreamedBody(rc); err != nil {
+				return nil, fmt.Errorf("datacloud: %s: read body: %w", cl.op, err)
+			}
 		}
 	}
 	req, err := http.NewRequestWithContext(ctx, cl.method, u, body)
@@ -253,7 +257,8 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 }
 
 // maxSizedStreamBody is the largest streamed body (call.open) that is sent with a
-// Content-Length, read into memory first. A larger one goes out as it is read, with no length
+// Content-Length, read into memory first (when call.openMax does not already say it may be
+// larger). A larger one goes out as it is read, with no length
 // (chunked transfer encoding over HTTP/1.1, an unsized body over HTTP/2). Data Cloud documents
 // neither way, and some servers and proxies refuse a body of unknown length (411 Length
 // Required) or read it as empty; so only bodies too large to hold cheaply are sent unsized.
