@@ -370,7 +370,13 @@ func (s *CSVSplitter) emit(end int) ([]byte, error) {
 		if s.headerFields == 0 {
 			s.headerFields = recordFields(bytes.TrimRight(s.header, "\r\n"))
 		}
-		if err := checkFieldCounts(s.buf[s.hdrLen:end], s.baseLine, s.headerFields); err != nil {
+		check := checkFieldCounts
+		if s.classify != nil {
+			check = func(recs []byte, firstLine, want int) error {
+				return checkFieldCountsMasks(s.classify, s.masks[:], recs, firstLine, want)
+			}
+		}
+		if err := check(s.buf[s.hdrLen:end], s.baseLine, s.headerFields); err != nil {
 			return nil, err
 		}
 	}
