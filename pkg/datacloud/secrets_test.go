@@ -152,7 +152,8 @@ func TestClientOptions(t *testing.T) {
 		t.Error("the caller's HTTP client was modified")
 	}
 	c, _ = NewClient(StaticTokenSource(Token{}), WithHTTPClient(nil))
-	if c.hc.Transport != http.DefaultClient.Transport || http.DefaultClient.CheckRedirect != nil {
-		t.Error("nil HTTP client not replaced by a copy of the default")
+	tr, ok := c.hc.Transport.(*http.Transport)
+	if !ok || tr != defaultHTTPClient.Transport || tr.WriteBufferSize != 64<<10 || defaultHTTPClient.CheckRedirect != nil {
+		t.Error("nil HTTP client not replaced by a copy of the default (64 KiB buffers)")
 	}
 }
