@@ -163,3 +163,35 @@ func TestUploadJobDataFromSizesSmallParts(t *testing.T) {
 		})
 	}
 }
+
+// TestUploadJobDataFromSendsItSizedAfter411: a server that refuses a body of unknown length
+// (411 Length Required) gets the part again, read whole and sized; nothing is lost or doubled.
+func TestUploadJobDataFromSendsItSizedAfter411(t *testing.T) {
+	body := "id,name\n" + strings.Repeat("3,c\n", maxSizedStreamBody/4+10) // over 8 MiB: streamed first
+	tn := setup(t)
+	var refused, accepted atomic.Int32
+	var gotBytes atomic.Int64
+	tn.mux.HandleFunc("PUT /api/v1/ingest/jobs/job-7/batches", func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength < 0 {
+			refused.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusLengthRequired)
+			io.WriteString(w, `[{"errorCode":"LENGTH_REQUIRED","message":"Content-Length required"}]`)
+			return
+		}
+		n, _ := io.Copy(io.Discard, r.Body)
+		gotBytes.Store(n)
+		accepted.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	})
+	var opened, closed atomic.Int32
+	if err := tn.client.UploadJobDataFrom(context.Background(), "job-7", countingOpen(body, &opened, &closed), 64<<20); err != nil {
+		t.Fatal(err)
+	}
+	if refused.Load() != 1 || accepted.Load() != 1 || gotBytes.Load() != int64(len(body)) {
+		t.Errorf("refused %d, accepted %d with %d bytes; want 1, 1 with %d", refused.Load(), accepted.Load(), gotBytes.Load(), len(body))
+	}
+	if opened.Load() != 2 || closed.Load() != 2 {
+		t.Errorf("readers opened %d, closed %d, want 2 and 2", opened.Load(), closed.Load())
+	}
+}

@@ -122,6 +122,7 @@ type call struct {
 	// (as http.Request.GetBody does), so that a streamed body can be sent again.
 	open        func() (io.ReadCloser, error)
 	openMax     int64 // the most bytes open's readers can yield; 0: unknown
+	sizeAll     bool  // read open's body whole, whatever its size (the server answered 411)
 	contentType string
 	mode        retryMode
 }
@@ -144,6 +145,14 @@ func (c *Client) do(ctx context.Context, cl call) ([]byte, int, error) {
 		}
 		var ae *APIError
 		isAPI := errors.As(err, &ae)
+		if isAPI && ae.StatusCode == http.StatusLengthRequired && cl.open != nil && !cl.sizeAll {
+			// The server takes no body of unknown length: send it again, read whole first and
+			// sized (it was refused before being processed).
+			c.log.WarnContext(ctx, "datacloud: body of unknown length refused (411); sending it sized", "op", cl.op)
+			cl.sizeAll = true
+			attempt--
+			continue
+		}
 		if isAPI && ae.StatusCode == http.StatusUnauthorized && !reauthed {
 			if inv, ok := c.ts.(Invalidator); ok {
 				// The token was rejected, not the request: one fresh token, one more try.
@@ -234,8 +243,12 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 			return nil, fmt.Errorf("datacloud: %s: read body: %w", cl.op, err)
 		}
 		body = rc
-		if cl.openMax <= maxSizedStreamBody { // else it is bound to be larger: no need to look
-			if body, sized, err = sizeStreamedBody(rc); err != nil {
+		limit := int64(maxSizedStreamBody)
+		if cl.sizeAll {
+			limit = max(cl.openMax, MaxUploadBytes)
+		}
+		if cl.openMax <= limit { // else it is bound to be larger: no need to look
+			if body, sized, err = sizeStreamedBody(rc, limit); err != nil {
 				return nil, fmt.Errorf("datacloud: %s: read body: %w", cl.op, err)
 			}
 		}
@@ -270,19 +283,20 @@ func (c *Client) newRequest(ctx context.Context, cl call, tok Token) (*http.Requ
 // larger). A larger one goes out as it is read, with no length
 // (chunked transfer encoding over HTTP/1.1, an unsized body over HTTP/2). Data Cloud documents
 // neither way, and some servers and proxies refuse a body of unknown length (411 Length
-// Required) or read it as empty; so only bodies too large to hold cheaply are sent unsized.
+// Required) or read it as empty; so only bodies too large to hold cheaply are sent unsized,
+// and one refused with 411 is sent again read whole (call.sizeAll).
 const maxSizedStreamBody = 8 << 20
 
-// sizeStreamedBody reads up to maxSizedStreamBody bytes of rc, in 1 MiB pieces (no buffer
+// sizeStreamedBody reads up to limit bytes of rc, in 1 MiB pieces (no buffer
 // grown by doubling: the pieces are all the memory it takes). When rc ends within them it is
 // closed and they are the body, with its length set by http.NewRequest (sized); otherwise the
 // body is those bytes followed by the rest of rc, which closing the body closes.
-func sizeStreamedBody(rc io.ReadCloser) (body io.Reader, sized bool, err error) {
+func sizeStreamedBody(rc io.ReadCloser, limit int64) (body io.Reader, sized bool, err error) {
 	const piece = 1 << 20
 	var pieces []io.Reader
 	var total int64
-	for total <= maxSizedStreamBody {
-		p := make([]byte, min(piece, maxSizedStreamBody+1-total))
+	for total <= limit {
+		p := make([]byte, min(piece, limit+1-total))
 		n, rerr := io.ReadFull(rc, p)
 		if n > 0 {
 			pieces = append(pieces, bytes.NewReader(p[:n]))
