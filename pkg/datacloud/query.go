@@ -39,7 +39,12 @@ type QueryV1Options struct {
 
 // queryResponse is the wire shape shared by V1 (object rows) and V2 (array rows).
 type queryResponse struct {
-	Data        []any                   `json:"data"` // decoded with UseNumber
+	Data []any `json:"data"` // decoded with UseNumber
+	queryHeader
+}
+
+// queryHeader is everything of a query response but its data.
+type queryHeader struct {
 	StartTime   string                  `json:"startTime"`
 	EndTime     string                  `json:"endTime"`
 	RowCount    *int                    `json:"rowCount"`

@@ -73,17 +73,6 @@ func (c *Client) QueryV1Raw(ctx context.Context, sql string, o QueryV1Options) (
 	return parseRawBatch("query v1", body)
 }
 
-// rawHeader is everything of a query response but its data.
-type rawHeader struct {
-	StartTime   string                  `json:"startTime"`
-	EndTime     string                  `json:"endTime"`
-	RowCount    *int                    `json:"rowCount"`
-	QueryID     string                  `json:"queryId"`
-	Done        bool                    `json:"done"`
-	NextBatchID string                  `json:"nextBatchId"`
-	Metadata    map[string]columnFormat `json:"metadata"`
-}
-
 // rawCell is a value found before the columns are known (metadata may follow data).
 type rawCell struct {
 	key        [2]int32 // object rows: the key's span, quotes included
@@ -196,7 +185,7 @@ func parseRawBatch(op string, body []byte) (*RawBatch, error) {
 	if err != nil {
 		return nil, bad(err)
 	}
-	var h rawHeader
+	var h queryHeader
 	if err := decodeJSON(op, append(header, '}'), &h); err != nil {
 		return nil, err
 	}
