@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/dcbridge/datacloud-lambda/internal/querysvc"
 )
 
 // demoNote is the multi-line quoted field every 7th CSV row carries.
@@ -52,17 +54,8 @@ func demoJSONLines(n int) []byte {
 	return b.Bytes()
 }
 
-type queryAnswer struct {
-	Columns []struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
-	} `json:"columns"`
-	Rows     []map[string]any `json:"rows"`
-	RowCount int              `json:"rowCount"`
-	QueryID  string           `json:"queryId"`
-	Done     bool             `json:"done"`
-	Cursor   string           `json:"cursor"`
-}
+// queryAnswer is a 200 POST /query body (contract §5).
+type queryAnswer = querysvc.Answer
 
 // call sends one request to the local API and decodes a JSON answer.
 func (d *demo) call(ctx context.Context, method, path string, body any, out any) (int, error) {

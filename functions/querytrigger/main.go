@@ -14,7 +14,6 @@ import (
 	"github.com/dcbridge/datacloud-lambda/internal/obs"
 	"github.com/dcbridge/datacloud-lambda/internal/querysvc"
 	"github.com/dcbridge/datacloud-lambda/internal/tokenstore"
-	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
 
 // EnvMaxResponseBytes bounds every answer's encoded Lambda response (see internal/querysvc).
@@ -57,8 +56,7 @@ func setup(ctx context.Context, env awsenv.Env) (*querysvc.Service, error) {
 	}
 	log := obs.NewLogger(os.Stdout, level)
 	metrics := obs.NewMetrics("querytrigger")
-	src := cfg.TokenSource(secretsmanager.NewFromConfig(awsCfg), tokenstore.WithLogger(log), tokenstore.WithMetrics(metrics))
-	client, err := datacloud.NewClient(src, datacloud.WithAllowedHosts(cfg.AllowedHosts), datacloud.WithLogger(log))
+	client, err := cfg.Client(secretsmanager.NewFromConfig(awsCfg), log, metrics)
 	if err != nil {
 		return nil, err
 	}

@@ -60,11 +60,8 @@ func setup(ctx context.Context, env awsenv.Env) (*ingest.Handler, error) {
 	}
 	log := obs.NewLogger(os.Stdout, level)
 	metrics := obs.NewMetrics("s3ingest")
-	tokens := tcfg.TokenSource(secretsmanager.NewFromConfig(awsCfg), tokenstore.WithLogger(log), tokenstore.WithMetrics(metrics))
-	client, err := datacloud.NewClient(tokens,
-		datacloud.WithAllowedHosts(tcfg.AllowedHosts),
-		datacloud.WithRetryPolicy(ingest.CountRetries(datacloud.DefaultRetryPolicy(), metrics)),
-		datacloud.WithLogger(log))
+	client, err := tcfg.Client(secretsmanager.NewFromConfig(awsCfg), log, metrics,
+		datacloud.WithRetryPolicy(ingest.CountRetries(datacloud.DefaultRetryPolicy(), metrics)))
 	if err != nil {
 		return nil, err
 	}

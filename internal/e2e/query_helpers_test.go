@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
+	"github.com/dcbridge/datacloud-lambda/internal/querysvc"
 )
 
 // apiEvent is an API Gateway HTTP API (payload format 2.0) request.
@@ -50,17 +51,7 @@ type apiResponse struct {
 }
 
 // queryAnswer is the body of a 200 POST /query answer (contract §5).
-type queryAnswer struct {
-	Columns []struct {
-		Name string `json:"name"`
-		Type string `json:"type"`
-	} `json:"columns"`
-	Rows     []map[string]any `json:"rows"`
-	RowCount int              `json:"rowCount"`
-	QueryID  string           `json:"queryId"`
-	Done     bool             `json:"done"`
-	Cursor   string           `json:"cursor"`
-}
+type queryAnswer = querysvc.Answer
 
 // errorAnswer is an error body (contract §5); Status is set for direct invocations.
 type errorAnswer struct {

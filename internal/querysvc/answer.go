@@ -8,15 +8,26 @@ import (
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
 
-// column is one entry of an answer's "columns".
-type column struct {
+// Column is one entry of an answer's "columns": the name and Data Cloud's type name.
+type Column struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
 }
 
+// Answer is POST /query's 200 body as a caller of the function reads it (contract §5), rows
+// decoded to maps; the local demo and the end-to-end tests decode answers into it.
+type Answer struct {
+	Columns  []Column         `json:"columns"`
+	Rows     []map[string]any `json:"rows"`
+	RowCount int              `json:"rowCount"`
+	QueryID  string           `json:"queryId"`
+	Done     bool             `json:"done"`
+	Cursor   string           `json:"cursor"`
+}
+
 // answer is POST /query's 200 body.
 type answer struct {
-	Columns  []column          `json:"columns"`
+	Columns  []Column          `json:"columns"`
 	Rows     []json.RawMessage `json:"rows"`
 	RowCount int               `json:"rowCount"`
 	QueryID  string            `json:"queryId"`
@@ -26,7 +37,7 @@ type answer struct {
 
 // page is one fetched batch or V1 page, ready to be cut to the budget.
 type page struct {
-	columns   []column
+	columns   []Column
 	queryID   string
 	rows      []json.RawMessage
 	costs     []int              // what each row adds to the invocation result (shape.cost)
@@ -148,7 +159,7 @@ func (s *Service) render(sh shape, p page, k int, cur string) ([]byte, error) {
 // answerFrame is an encoded answer without its rows: everything before the first row and
 // everything after the last, in answer's field order. A nil rows slice encodes as null, as
 // encoding/json has it.
-func answerFrame(cols []column, nilRows bool, rowCount int, queryID, cur string) (head, tail []byte, err error) {
+func answerFrame(cols []Column, nilRows bool, rowCount int, queryID, cur string) (head, tail []byte, err error) {
 	c, err := marshal(cols)
 	if err != nil {
 		return nil, nil, err

@@ -67,13 +67,13 @@ func oldRender(t *testing.T, sh shape, p page, k int, cur string) []byte {
 
 func TestRenderMatchesEncodingJSON(t *testing.T) {
 	var rows []json.RawMessage
-	var cols []column
+	var cols []Column
 	for i, s := range tricky {
 		name := "c" + strconv.Itoa(i) + s
 		if !utf8.ValidString(name) {
 			name = "c" + strconv.Itoa(i) // encodeRows always sees valid column names from JSON
 		}
-		cols = append(cols, column{Name: name, Type: "VARCHAR"})
+		cols = append(cols, Column{Name: name, Type: "VARCHAR"})
 		v, err := marshal(s)
 		if err != nil {
 			t.Fatal(err)
@@ -90,7 +90,7 @@ func TestRenderMatchesEncodingJSON(t *testing.T) {
 		{"some rows, cursor", page{columns: cols, queryID: "q\"2\u2028", rows: rows}, 3, "eyJjdXJzb3IiOjF9"},
 		{"frame only", page{columns: cols, queryID: "q", rows: rows}, 0, "c"},
 		{"nil rows and columns", page{queryID: "q"}, 0, ""},
-		{"empty rows", page{columns: []column{}, rows: []json.RawMessage{}}, 0, "x"},
+		{"empty rows", page{columns: []Column{}, rows: []json.RawMessage{}}, 0, "x"},
 	}
 	s := New(nil, Options{})
 	for _, tt := range tests {

@@ -16,7 +16,7 @@ func BenchmarkFitLargeBatch(b *testing.B) {
 	for i := range rows {
 		rows[i] = json.RawMessage(fmt.Sprintf(`{"id":"r%06d","n":%d,"note":%q}`, i, i, note))
 	}
-	p := page{columns: []column{{"id", "VARCHAR"}, {"n", "DECIMAL"}, {"note", "VARCHAR"}}, queryID: "q", rows: rows,
+	p := page{columns: []Column{{"id", "VARCHAR"}, {"n", "DECIMAL"}, {"note", "VARCHAR"}}, queryID: "q", rows: rows,
 		cursorAll: encodeCursor(cursor{B: "next", S: ordersSQL}),
 		cursorAt:  func(k int) string { return encodeCursor(cursor{N: k, L: 1000, S: ordersSQL}) }}
 	sh := shape{apiGateway: true}

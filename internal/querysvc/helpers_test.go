@@ -164,7 +164,7 @@ func (f *fixture) invoke(t *testing.T, event json.RawMessage, apiGateway bool) r
 
 // wireAnswer is a decoded 200 body.
 type wireAnswer struct {
-	Columns  []column         `json:"columns"`
+	Columns  []Column         `json:"columns"`
 	Rows     []map[string]any `json:"rows"`
 	RowCount int              `json:"rowCount"`
 	QueryID  string           `json:"queryId"`

@@ -133,9 +133,9 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 	if c.R > 0 {
 		n = min(n, c.R) // the rest belongs to batch B
 	}
-	p := page{queryID: c.Q, rows: []json.RawMessage{}, costs: rowCosts(sh, res, n), columns: make([]column, len(res.Columns))}
+	p := page{queryID: c.Q, rows: []json.RawMessage{}, costs: rowCosts(sh, res, n), columns: make([]Column, len(res.Columns))}
 	for i, col := range res.Columns {
-		p.columns[i] = column{Name: col.Name, Type: col.Type}
+		p.columns[i] = Column{Name: col.Name, Type: col.Type}
 	}
 	next := continuation(q.Cursor != "", c, res, n)
 	// The frame of an answer with the longest cursor this page can get: what every answer

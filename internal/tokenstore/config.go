@@ -1,10 +1,12 @@
 package tokenstore
 
 import (
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/dcbridge/datacloud-lambda/internal/awsenv"
+	"github.com/dcbridge/datacloud-lambda/internal/obs"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
 
@@ -70,4 +72,13 @@ func (c Config) Build(sm SecretsAPI, hc *http.Client) (*Store, *Refresher) {
 func (c Config) TokenSource(sm SecretsAPI, opts ...SourceOption) *SecretTokenSource {
 	store, refresher := c.Build(sm, nil)
 	return NewSecretTokenSource(store, refresher, opts...)
+}
+
+// Client returns the Data Cloud client of a function that uses the stored token (s3ingest,
+// querytrigger): tokens from TokenSource, logged to log and counted in metrics, sent only to
+// the allowed hosts. opts come last, so they may add to or replace those settings.
+func (c Config) Client(sm SecretsAPI, log *slog.Logger, metrics *obs.Metrics, opts ...datacloud.Option) (*datacloud.Client, error) {
+	src := c.TokenSource(sm, WithLogger(log), WithMetrics(metrics))
+	return datacloud.NewClient(src, append([]datacloud.Option{
+		datacloud.WithAllowedHosts(c.AllowedHosts), datacloud.WithLogger(log)}, opts...)...)
 }
