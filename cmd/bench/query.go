@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
@@ -37,6 +38,15 @@ type QueryResult struct {
 	Answers         int           // querytrigger answers
 	MaxAnswer       int           // largest answer, bytes
 	MeanAnswerBytes int
+	// Processor time of the reported reads: the bench process (the emulator, S3 and the
+	// reader's decoding) for both, and the querytrigger bootstrap and the RIE for the second.
+	DirectCPU  time.Duration
+	TriggerCPU triggerCPU
+}
+
+// triggerCPU is where the processor time of a read through querytrigger went.
+type triggerCPU struct {
+	Bench, Function, RIE time.Duration
 }
 
 // DirectRate and TriggerRate are rows per second.
@@ -91,28 +101,55 @@ func runQuery(ctx context.Context, w *world, progress func(string, ...any)) (*Qu
 		}
 		q.Reads++
 		progress("query: direct, round %d of %d", rep+1, queryReps)
-		from := len(w.dc.Requests())
+		from, cpu0 := len(w.dc.Requests()), selfCPU()
 		d, err := readDirect(ctx, c, q.Rows)
 		if err != nil {
 			return nil, err
 		}
-		batches := len(w.dc.Requests()) - from
+		batches, cpu := len(w.dc.Requests())-from, selfCPU()-cpu0
 		if q.Direct == 0 || d < q.Direct {
-			q.Direct, q.DirectBatches = d, batches
+			q.Direct, q.DirectBatches, q.DirectCPU = d, batches, cpu
 		}
 		progress("query: querytrigger, round %d of %d", rep+1, queryReps)
+		before, err := triggerCPUNow(rt)
+		if err != nil {
+			return nil, err
+		}
 		t, st, err := readTrigger(ctx, rt.Invoke, q.Rows, func(answers, rows int) {
 			progress("query: querytrigger, %d answers, %d rows so far", answers, rows)
 		})
 		if err != nil {
 			return nil, err
 		}
+		after, err := triggerCPUNow(rt)
+		if err != nil {
+			return nil, err
+		}
 		if q.Trigger == 0 || t < q.Trigger {
 			q.Trigger = t
+			q.TriggerCPU = triggerCPU{after.Bench - before.Bench, after.Function - before.Function, after.RIE - before.RIE}
 		}
 		q.Answers, q.MaxAnswer, q.MeanAnswerBytes = st.answers, max(q.MaxAnswer, st.maxBytes), int(st.bytes/int64(st.answers))
 	}
 	return q, nil
+}
+
+// selfCPU is the processor time the bench process has used so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// triggerCPUNow reads the processor time used so far by the bench, the bootstrap and the RIE.
+func triggerCPUNow(rt *lambdarun.Runtime) (triggerCPU, error) {
+	fn, rie, err := rt.CPUTime()
+	if err != nil {
+		return triggerCPU{}, fmt.Errorf("query: %w", err)
+	}
+	return triggerCPU{Bench: selfCPU(), Function: fn, RIE: rie}, nil
 }
 
 // loadRows bulk-loads n generated rows (the ingest generator's CSV) into the bench object.

@@ -137,10 +137,12 @@ func (r *Report) Print(w io.Writer) {
 	}
 	if q := r.Query; q != nil {
 		fmt.Fprintf(w, "\n### Query path: %d rows (Data Cloud v2 batches of %d rows), best of %d read(s) each\n\n", q.Rows, q.BatchRows, q.Reads)
-		t := table{header: []string{"path", "wall", "rows/s", "round trips", "ratio"}}
-		t.add("pkg/datacloud Client.Rows (direct)", secs(q.Direct), fmt.Sprintf("%.0f", q.DirectRate()), fmt.Sprintf("%d Data Cloud requests", q.DirectBatches), "1.00")
+		t := table{header: []string{"path", "wall", "rows/s", "round trips", "CPU: bench · function · RIE", "ratio"}}
+		t.add("pkg/datacloud Client.Rows (direct)", secs(q.Direct), fmt.Sprintf("%.0f", q.DirectRate()), fmt.Sprintf("%d Data Cloud requests", q.DirectBatches),
+			secs(q.DirectCPU)+" · – · –", "1.00")
 		t.add("querytrigger under the RIE, following cursor", secs(q.Trigger), fmt.Sprintf("%.0f", q.TriggerRate()),
-			fmt.Sprintf("%d answers (mean %s, largest %s)", q.Answers, formatSize(int64(q.MeanAnswerBytes)), formatSize(int64(q.MaxAnswer))), fmt.Sprintf("%.2f", q.Ratio()))
+			fmt.Sprintf("%d answers (mean %s, largest %s)", q.Answers, formatSize(int64(q.MeanAnswerBytes)), formatSize(int64(q.MaxAnswer))),
+			fmt.Sprintf("%s · %s · %s", secs(q.TriggerCPU.Bench), secs(q.TriggerCPU.Function), secs(q.TriggerCPU.RIE)), fmt.Sprintf("%.2f", q.Ratio()))
 		t.write(w)
 	}
 	if targets := r.Targets(); len(targets) > 0 {

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // BootstrapPID returns the process id of the bootstrap the emulator runs now. There is none
@@ -138,4 +139,45 @@ func truncComm(name string) string {
 		return name[:15]
 	}
 	return name
+}
+
+// CPUTime returns the processor time (user + system) the bootstrap and the emulator itself
+// have used so far, from field 14 and 15 of /proc/<pid>/stat. Differences of two readings say
+// where the time of a measurement went; the clock tick is 10 ms.
+func (r *Runtime) CPUTime() (bootstrap, emulator time.Duration, err error) {
+	if r.cmd == nil || r.cmd.Process == nil {
+		return 0, 0, fmt.Errorf("lambdarun: cpu time: not started")
+	}
+	pid, err := r.BootstrapPID()
+	if err != nil {
+		return 0, 0, err
+	}
+	if bootstrap, err = processCPU(pid); err != nil {
+		return 0, 0, err
+	}
+	emulator, err = processCPU(r.cmd.Process.Pid)
+	return bootstrap, emulator, err
+}
+
+// clockTick is USER_HZ, the unit of /proc/<pid>/stat times: 100 on every Linux Go supports.
+const clockTick = 10 * time.Millisecond
+
+// processCPU reads utime + stime of a process.
+func processCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, fmt.Errorf("lambdarun: cpu time: %w", err)
+	}
+	stat := string(b)
+	i := strings.LastIndexByte(stat, ')')
+	fields := strings.Fields(stat[i+1:]) // fields[0] is field 3 (state)
+	if i < 0 || len(fields) < 13 {
+		return 0, fmt.Errorf("lambdarun: cpu time: unexpected /proc/%d/stat", pid)
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("lambdarun: cpu time: unexpected /proc/%d/stat", pid)
+	}
+	return time.Duration(utime+stime) * clockTick, nil
 }
