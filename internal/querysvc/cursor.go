@@ -18,9 +18,10 @@ const maxCursorJSON = 1 << 20
 
 // cursor is where the next answer starts:
 //
-//   - R > 0: the last R rows of a V2 batch that did not fit are still unanswered; read them
-//     with a V1 page of at most min(L, R) rows at offset N, then continue with batch B
-//     (or end, when B is empty: that batch was the last).
+//   - R > 0: the last R rows of a V2 batch that did not fit are still unanswered; answer them
+//     from the container that holds them under key H (held.go), or else read them with a V1
+//     page of at most min(L, R) rows at offset N; then continue with batch B (or end, when B
+//     is empty: that batch was the last).
 //   - R == 0, B set: fetch V2 batch B.
 //   - R == 0, B empty: V1 pages of L rows from offset N until the result ends. Only cursors
 //     issued before R existed take this form; they stay valid.
@@ -31,6 +32,7 @@ type cursor struct {
 	N int    `json:"n"`           // absolute index of the next row in the whole result
 	L int    `json:"l,omitempty"` // V1 page size
 	R int    `json:"r,omitempty"` // rows of the current V2 batch still to read with V1
+	H string `json:"h,omitempty"` // key of those rows where the answering container holds them
 	S string `json:"s"`           // the SQL (V1 reads it again)
 }
 
@@ -77,7 +79,7 @@ func decodeCursor(s string) (cursor, error) {
 		return cursor{}, errBadCursor
 	}
 	switch {
-	case c.V != 1, strings.TrimSpace(c.S) == "", c.N < 0, c.R < 0:
+	case c.V != 1, strings.TrimSpace(c.S) == "", c.N < 0, c.R < 0, len(c.H) > heldKeyLen, c.H != "" && c.R == 0:
 		return cursor{}, errBadCursor
 	case c.v1() && (c.L < 1 || c.L > maxV1Limit):
 		return cursor{}, errBadCursor

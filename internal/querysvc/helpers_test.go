@@ -31,6 +31,9 @@ type fixtureOptions struct {
 	noteBytes  int  // size of each row's note
 	retryLimit int  // client attempts (default 2, fast)
 	emptyFinal bool // the emulator ends a result with done:false and an empty done:true batch
+	// heldBatches is Options.HeldBatches; -1 makes every continuation behave as if it
+	// reached another container (nothing held).
+	heldBatches int
 }
 
 const ordersSQL = "SELECT id, n, note FROM Orders ORDER BY n"
@@ -59,7 +62,7 @@ func newFixture(t *testing.T, o fixtureOptions) *fixture {
 	}
 	seed(t, client, o.rows, o.noteBytes)
 	var emf bytes.Buffer
-	svc := New(client, Options{MaxResponseBytes: o.budget, Metrics: obs.NewMetrics("querytrigger"), MetricsOut: &emf})
+	svc := New(client, Options{MaxResponseBytes: o.budget, Metrics: obs.NewMetrics("querytrigger"), MetricsOut: &emf, HeldBatches: o.heldBatches})
 	return &fixture{srv: srv, client: client, metrics: &emf, svc: svc}
 }
 

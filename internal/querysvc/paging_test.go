@@ -108,7 +108,7 @@ func TestQueryFallsBackToV1WhenBatchTooBig(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, fixtureOptions{rows: tt.rows, batchRows: tt.batchRows, budget: tt.budget, noteBytes: 60})
+			f := newFixture(t, fixtureOptions{rows: tt.rows, batchRows: tt.batchRows, budget: tt.budget, noteBytes: 60, heldBatches: -1})
 			ids, answers := readAll(t, f, tt.apiGateway, tt.budget)
 			checkEveryRowOnce(t, ids, tt.rows)
 			v1 := 0

@@ -49,16 +49,17 @@ func (r *recorder) QueryV1Raw(ctx context.Context, sql string, o datacloud.Query
 	return r.add(call{kind: "v1", limit: o.Limit, offset: o.Offset}, res, err)
 }
 
-// record makes f's service call Data Cloud through a recorder.
-func record(f *fixture, budget int) *recorder {
+// record makes f's service call Data Cloud through a recorder. held is Options.HeldBatches.
+func record(f *fixture, budget, held int) *recorder {
 	rec := &recorder{Querier: f.client}
-	f.svc = New(rec, Options{MaxResponseBytes: budget})
+	f.svc = New(rec, Options{MaxResponseBytes: budget, HeldBatches: held})
 	return rec
 }
 
-// TestQueryReadsBatchRemainderThenContinuesV2 cuts V2 batches that do not fit: the rest of
-// each batch comes from V1 pages that stay inside that batch, and the next batch comes from
-// the nextBatchId received with it, so every batch is fetched once with V2.
+// TestQueryReadsBatchRemainderThenContinuesV2 cuts V2 batches that do not fit, with every
+// continuation reaching a container that holds nothing: the rest of each batch comes from V1
+// pages that stay inside that batch, and the next batch comes from the nextBatchId received
+// with it, so every batch is fetched once with V2.
 func TestQueryReadsBatchRemainderThenContinuesV2(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -76,7 +77,7 @@ func TestQueryReadsBatchRemainderThenContinuesV2(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFixture(t, fixtureOptions{rows: tt.rows, batchRows: tt.batchRows, budget: tt.budget, noteBytes: 60, emptyFinal: tt.emptyFinal})
-			rec := record(f, tt.budget)
+			rec := record(f, tt.budget, -1)
 			ids, answers := readAll(t, f, tt.apiGateway, tt.budget)
 			checkEveryRowOnce(t, ids, tt.rows)
 			batches := (tt.rows + tt.batchRows - 1) / tt.batchRows
@@ -120,7 +121,7 @@ func TestQueryReadsBatchRemainderThenContinuesV2(t *testing.T) {
 func TestQueryLegacyV1CursorStillPages(t *testing.T) {
 	const rows, from = 157, 30
 	f := newFixture(t, fixtureOptions{rows: rows, batchRows: 40, noteBytes: 60})
-	rec := record(f, DefaultMaxResponseBytes)
+	rec := record(f, DefaultMaxResponseBytes, 0)
 	body := fmt.Sprintf(`{"cursor":%q}`, encodeCursor(cursor{Q: "q", N: from, L: 50, S: ordersSQL}))
 	var ids []string
 	for answers := 0; ; answers++ {

@@ -38,12 +38,16 @@ type Options struct {
 	Logger           *slog.Logger // discarded when nil
 	Metrics          *obs.Metrics // QueryRows; flushed to MetricsOut after each invocation
 	MetricsOut       io.Writer
+	// HeldBatches is how many cut batches a warm container keeps for the continuation
+	// (held.go): DefaultHeldBatches when zero, none when negative.
+	HeldBatches int
 }
 
 // Service is the querytrigger function.
 type Service struct {
 	mu      sync.Mutex
 	buf     []byte // rows of the last answer, kept for the next (see query)
+	held    heldBatches
 	q       Querier
 	budget  int
 	log     *slog.Logger
@@ -54,6 +58,10 @@ type Service struct {
 // New returns the service over q.
 func New(q Querier, o Options) *Service {
 	s := &Service{q: q, budget: o.MaxResponseBytes, log: o.Logger, metrics: o.Metrics, out: o.MetricsOut}
+	s.held.max, s.held.now = o.HeldBatches, time.Now
+	if s.held.max == 0 {
+		s.held.max = DefaultHeldBatches
+	}
 	if s.budget <= 0 {
 		s.budget = DefaultMaxResponseBytes
 	}
@@ -121,10 +129,28 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 			return nil, 0, "", errf(http.StatusBadRequest, codeInvalidCursor, "the cursor is not valid: send the cursor string of a previous answer unchanged")
 		}
 	}
-	res, op, err := s.fetch(ctx, q.Cursor != "", c)
-	if err != nil {
-		s.log.WarnContext(ctx, "data cloud call failed", "error", err.Error())
-		return nil, 0, c.Q, mapError(err, op)
+	res, fromHeld := s.held.rest(c)
+	if fromHeld {
+		s.log.DebugContext(ctx, "rest of a cut batch answered from memory", "records", c.R, "offset", c.N)
+	} else {
+		if c.H != "" {
+			s.log.InfoContext(ctx, "rest of a cut batch not held here (another container cut it): reading it with query v1",
+				"records", c.R, "offset", c.N)
+		}
+		var op operation
+		var err error
+		if res, op, err = s.fetch(ctx, q.Cursor != "", c); err != nil {
+			s.log.WarnContext(ctx, "data cloud call failed", "error", err.Error())
+			return nil, 0, c.Q, mapError(err, op)
+		}
+	}
+	// heldKey names the rows this answer leaves of a V2 batch, should it cut one.
+	heldKey := ""
+	switch {
+	case fromHeld:
+		heldKey = c.H
+	case q.Cursor == "" || !c.v1():
+		heldKey = newHeldKey() // a V2 batch: what an answer leaves of it can be held
 	}
 	if c.Q == "" {
 		c.Q = res.QueryID
@@ -140,7 +166,7 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 	next := continuation(q.Cursor != "", c, res, n)
 	// The frame of an answer with the longest cursor this page can get: what every answer
 	// costs beside its rows.
-	frame, ferr := s.render(sh, p, 0, encodeCursor(cursor{Q: c.Q, N: c.N + n, L: maxV1Limit, R: c.R + n, B: next.B, S: c.S}))
+	frame, ferr := s.render(sh, p, 0, encodeCursor(cursor{Q: c.Q, N: c.N + n, L: maxV1Limit, R: c.R + n, B: next.B, H: heldKey, S: c.S}))
 	if ferr != nil {
 		return nil, 0, c.Q, encodeFailure()
 	}
@@ -152,6 +178,9 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 		if !next.legacy {
 			// Their sizes are known, so the next page can be sized to fit exactly.
 			at.B, at.R, at.L = next.B, next.r+n-k, s.rowsThatFit(p.costs[k:], overhead)
+			if heldKey != "" && next.r == 0 {
+				at.H = heldKey
+			}
 		}
 		return encodeCursor(at)
 	}
@@ -178,7 +207,14 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 	if aerr != nil {
 		return nil, 0, c.Q, aerr
 	}
-	if k < n {
+	if k < n && heldKey != "" && next.r == 0 {
+		s.held.hold(heldKey, c.S, next.B, c.N, res.Slice(0, n))
+		s.log.InfoContext(ctx, "batch larger than the response budget: its rest is held for the next answer",
+			"records", k, "batch_records", n, "next_offset", c.N+k)
+	} else if fromHeld {
+		s.held.drop(heldKey) // all answered
+	}
+	if k < n && heldKey == "" {
 		s.log.InfoContext(ctx, "batch larger than the response budget: the rest of it comes from query v1",
 			"records", k, "batch_records", n, "next_offset", c.N+k, "page_limit", limit)
 	}

@@ -33,6 +33,19 @@ type RawBatch struct {
 // Len is the number of rows in the batch.
 func (b *RawBatch) Len() int { return b.rows }
 
+// Slice returns rows [from, to) of b as a batch of their own that shares b's memory, for
+// answering a batch in pieces. Its other fields are b's, except RowCount, which is to-from.
+func (b *RawBatch) Slice(from, to int) *RawBatch {
+	if from < 0 || to > b.rows || from > to {
+		panic(fmt.Sprintf("datacloud: RawBatch.Slice(%d, %d) of %d rows", from, to, b.rows))
+	}
+	w := 2 * len(b.Columns)
+	c := *b
+	c.rows, c.RowCount = to-from, to-from
+	c.spans = b.spans[from*w : to*w : to*w]
+	return &c
+}
+
 // null is a missing value (a V1 row without the column, a short V2 row).
 var null = json.RawMessage("null")
 

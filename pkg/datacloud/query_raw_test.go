@@ -201,3 +201,38 @@ func TestRawMethodsMatchDecoded(t *testing.T) {
 		t.Fatalf("empty batch id: %v", err)
 	}
 }
+
+// TestRawBatchSlice takes rows out of a batch: values, count and the shared memory line up,
+// and a range outside the batch panics.
+func TestRawBatchSlice(t *testing.T) {
+	body := `{"data":[["a",1],["b",2],["c",null]],"metadata":{"id":{"type":"VARCHAR","placeInOrder":0},"n":{"type":"DECIMAL","placeInOrder":1}},"rowCount":3,"done":false,"nextBatchId":"nb","queryId":"q"}`
+	b, err := parseRawBatch("query", []byte(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		from, to int
+		want     string
+	}{{0, 3, `"a" 1 "b" 2 "c" null`}, {1, 3, `"b" 2 "c" null`}, {2, 2, ``}, {0, 1, `"a" 1`}} {
+		s := b.Slice(tt.from, tt.to)
+		var got []string
+		for r := range s.Len() {
+			for c := range s.Columns {
+				got = append(got, string(s.Value(r, c)))
+			}
+		}
+		if strings.Join(got, " ") != tt.want || s.Len() != tt.to-tt.from || s.RowCount != s.Len() || s.NextBatchID != "nb" || s.QueryID != "q" {
+			t.Errorf("Slice(%d, %d) = %q (%d rows, rowCount %d, next %q)", tt.from, tt.to, got, s.Len(), s.RowCount, s.NextBatchID)
+		}
+	}
+	for _, r := range [][2]int{{-1, 1}, {2, 1}, {0, 4}} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("Slice(%d, %d) of 3 rows did not panic", r[0], r[1])
+				}
+			}()
+			b.Slice(r[0], r[1])
+		}()
+	}
+}
