@@ -9,47 +9,6 @@ import (
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
 
-// TestQueryHeldRemainderNeedsNoV1 reads results whose V2 batches do not fit one answer, with
-// every continuation reaching the container that cut the batch: the rest of each batch comes
-// from memory, so Data Cloud sees each batch once with V2 and never a V1 query.
-func TestQueryHeldRemainderNeedsNoV1(t *testing.T) {
-	tests := []struct {
-		name       string
-		apiGateway bool
-		budget     int
-		rows       int
-		batchRows  int
-		emptyFinal bool
-	}{
-		{name: "rest in one answer", budget: 4000, rows: 157, batchRows: 40},
-		{name: "rest over several answers", apiGateway: true, budget: 3000, rows: 230, batchRows: 100},
-		{name: "empty final batch after an oversized one", budget: 4000, rows: 120, batchRows: 40, emptyFinal: true},
-		{name: "one huge batch", apiGateway: true, budget: 9000, rows: 301, batchRows: 1000},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, fixtureOptions{rows: tt.rows, batchRows: tt.batchRows, budget: tt.budget, noteBytes: 60, emptyFinal: tt.emptyFinal})
-			rec := record(f, tt.budget, 0)
-			ids, answers := readAll(t, f, tt.apiGateway, tt.budget)
-			checkEveryRowOnce(t, ids, tt.rows)
-			batches := (tt.rows + tt.batchRows - 1) / tt.batchRows
-			if tt.emptyFinal {
-				batches++
-			}
-			kinds := map[string]int{}
-			for _, c := range rec.calls {
-				kinds[c.kind]++
-			}
-			if kinds["v2"] != 1 || kinds["next"] != batches-1 || kinds["v1"] != 0 {
-				t.Fatalf("calls %v, want 1 v2, %d next and no v1: held rests need no query", kinds, batches-1)
-			}
-			if answers <= batches {
-				t.Fatalf("%d answers for %d batches: the budget should cut batches", answers, batches)
-			}
-		})
-	}
-}
-
 // TestQueryHeldRemainderOnAnotherContainer answers the first cut of a batch on one container
 // and the continuation on another (a fresh Service): that one holds nothing and reads the
 // rest with V1, and no row is lost or repeated.

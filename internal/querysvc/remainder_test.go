@@ -55,10 +55,12 @@ func record(f *fixture, budget, held int) *recorder {
 	return rec
 }
 
-// TestQueryReadsBatchRemainderThenContinuesV2 cuts V2 batches that do not fit, with every
-// continuation reaching a container that holds nothing: the rest of each batch comes from V1
-// pages that stay inside that batch, and the next batch comes from the nextBatchId received
-// with it, so every batch is fetched once with V2.
+// TestQueryReadsBatchRemainderThenContinuesV2 cuts V2 batches that do not fit, and reads on
+// in two ways. When every continuation reaches a container that holds nothing, the rest of
+// each batch comes from V1 pages that stay inside that batch. When each reaches the container
+// that cut the batch (held), the rest comes from memory and Data Cloud sees no V1 query. Either
+// way the next batch comes from the nextBatchId received with the cut one, so every batch is
+// fetched once with V2, and every row is read once.
 func TestQueryReadsBatchRemainderThenContinuesV2(t *testing.T) {
 	tests := []struct {
 		name       string
@@ -67,51 +69,55 @@ func TestQueryReadsBatchRemainderThenContinuesV2(t *testing.T) {
 		rows       int
 		batchRows  int
 		emptyFinal bool
-		minV1      int // V1 pages at least (several per remainder when the budget is tiny)
+		minV1      int // V1 pages at least without held rows (several per remainder when the budget is tiny)
 	}{
 		{name: "remainder in one page", apiGateway: false, budget: 4000, rows: 157, batchRows: 40, minV1: 4},
 		{name: "remainder over several pages", apiGateway: true, budget: 3000, rows: 230, batchRows: 100, minV1: 6},
 		{name: "empty final batch after an oversized one", apiGateway: false, budget: 4000, rows: 120, batchRows: 40, emptyFinal: true, minV1: 3},
+		{name: "one huge batch", apiGateway: true, budget: 9000, rows: 301, batchRows: 1000, minV1: 3},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			f := newFixture(t, fixtureOptions{rows: tt.rows, batchRows: tt.batchRows, budget: tt.budget, noteBytes: 60, emptyFinal: tt.emptyFinal})
-			rec := record(f, tt.budget, -1)
-			ids, answers := readAll(t, f, tt.apiGateway, tt.budget)
-			checkEveryRowOnce(t, ids, tt.rows)
-			batches := (tt.rows + tt.batchRows - 1) / tt.batchRows
-			if tt.emptyFinal {
-				batches++
-			}
-			var v2, next, v1, v1Rows int
-			for _, c := range rec.calls {
-				switch c.kind {
-				case "v2":
-					v2++
-				case "next":
-					next++
-				case "v1":
-					v1++
-					v1Rows += c.rows
-					first, last := c.offset/tt.batchRows, (c.offset+c.limit-1)/tt.batchRows
-					if first != last || c.limit < 1 {
-						t.Errorf("V1 page offset %d limit %d leaves V2 batch %d", c.offset, c.limit, first)
+		for _, held := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/held=%v", tt.name, held), func(t *testing.T) {
+				f := newFixture(t, fixtureOptions{rows: tt.rows, batchRows: tt.batchRows, budget: tt.budget, noteBytes: 60, emptyFinal: tt.emptyFinal})
+				rec := record(f, tt.budget, map[bool]int{false: -1, true: 0}[held])
+				ids, answers := readAll(t, f, tt.apiGateway, tt.budget)
+				checkEveryRowOnce(t, ids, tt.rows)
+				batches := (tt.rows + tt.batchRows - 1) / tt.batchRows
+				if tt.emptyFinal {
+					batches++
+				}
+				var v2, next, v1, v1Rows int
+				for _, c := range rec.calls {
+					switch c.kind {
+					case "v2":
+						v2++
+					case "next":
+						next++
+					case "v1":
+						v1++
+						v1Rows += c.rows
+						first, last := c.offset/tt.batchRows, (c.offset+c.limit-1)/tt.batchRows
+						if first != last || c.limit < 1 {
+							t.Errorf("V1 page offset %d limit %d leaves V2 batch %d", c.offset, c.limit, first)
+						}
 					}
 				}
-			}
-			if v2 != 1 || next != batches-1 {
-				t.Fatalf("%d QueryV2 and %d NextBatch calls, want 1 and %d: every batch once with V2", v2, next, batches-1)
-			}
-			if v1 < tt.minV1 {
-				t.Fatalf("%d V1 pages, want at least %d: the budget should cut every batch", v1, tt.minV1)
-			}
-			if v1Rows >= tt.rows {
-				t.Fatalf("V1 read %d rows of %d: only batch remainders should come from V1", v1Rows, tt.rows)
-			}
-			if answers < batches {
-				t.Fatalf("%d answers for %d batches", answers, batches)
-			}
-		})
+				if v2 != 1 || next != batches-1 {
+					t.Fatalf("%d QueryV2 and %d NextBatch calls, want 1 and %d: every batch once with V2", v2, next, batches-1)
+				}
+				switch {
+				case held && v1 != 0:
+					t.Fatalf("%d V1 pages: the rest of a batch cut by this container comes from memory", v1)
+				case !held && v1 < tt.minV1:
+					t.Fatalf("%d V1 pages, want at least %d: the budget should cut every batch", v1, tt.minV1)
+				case v1Rows >= tt.rows:
+					t.Fatalf("V1 read %d rows of %d: only batch remainders should come from V1", v1Rows, tt.rows)
+				case answers <= batches:
+					t.Fatalf("%d answers for %d batches: the budget should cut batches", answers, batches)
+				}
+			})
+		}
 	}
 }
 
