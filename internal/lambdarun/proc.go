@@ -168,16 +168,28 @@ func processCPU(pid int) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("lambdarun: cpu time: %w", err)
 	}
-	stat := string(b)
-	i := strings.LastIndexByte(stat, ')')
-	fields := strings.Fields(stat[i+1:]) // fields[0] is field 3 (state)
-	if i < 0 || len(fields) < 13 {
+	d, ok := cpuFromStat(string(b))
+	if !ok {
 		return 0, fmt.Errorf("lambdarun: cpu time: unexpected /proc/%d/stat", pid)
+	}
+	return d, nil
+}
+
+// cpuFromStat reads fields 14 (utime) and 15 (stime) of a /proc/<pid>/stat line, counting
+// after the command name, which is in parentheses and may hold spaces or parentheses itself.
+func cpuFromStat(stat string) (time.Duration, bool) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, false
+	}
+	fields := strings.Fields(stat[i+1:]) // fields[0] is field 3, the state
+	if len(fields) < 13 {
+		return 0, false
 	}
 	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
 	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("lambdarun: cpu time: unexpected /proc/%d/stat", pid)
+		return 0, false
 	}
-	return time.Duration(utime+stime) * clockTick, nil
+	return time.Duration(utime+stime) * clockTick, true
 }
