@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
@@ -24,6 +25,10 @@ func run(ctx context.Context, cfg Config, log io.Writer) (*Report, error) {
 	}
 	progress := func(format string, args ...any) {
 		fmt.Fprintf(log, "%s bench: %s\n", time.Now().UTC().Format("15:04:05"), fmt.Sprintf(format, args...))
+	}
+	// Every section runs bootstraps under the RIE: say it is missing before minutes of setup.
+	if _, err := lambdarun.FindRIE(); err != nil {
+		return rep, err
 	}
 	dir, err := os.MkdirTemp("", "datacloud-bench-")
 	if err != nil {
