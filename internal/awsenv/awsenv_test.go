@@ -3,6 +3,7 @@ package awsenv
 import (
 	"context"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -78,7 +79,7 @@ func TestS3OptionsWithoutOverride(t *testing.T) {
 func TestLoadWithoutRegion(t *testing.T) {
 	t.Setenv("AWS_REGION", "")
 	t.Setenv("AWS_DEFAULT_REGION", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(t.TempDir(), "missing")) // a path that cannot exist, whatever the machine holds
 	_, err := Load(context.Background())
 	if err == nil || !strings.Contains(err.Error(), "AWS_REGION") {
 		t.Fatalf("err = %v, want one naming AWS_REGION", err)
