@@ -164,6 +164,9 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 		p.columns[i] = Column{Name: col.Name, Type: col.Type}
 	}
 	next := continuation(q.Cursor != "", c, res, n)
+	if next.r != 0 {
+		heldKey = "" // only the whole rest of a batch is held
+	}
 	// The frame of an answer with the longest cursor this page can get: what every answer
 	// costs beside its rows.
 	frame, ferr := s.render(sh, p, 0, encodeCursor(cursor{Q: c.Q, N: c.N + n, L: maxV1Limit, R: c.R + n, B: next.B, H: heldKey, S: c.S}))
@@ -178,9 +181,7 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 		if !next.legacy {
 			// Their sizes are known, so the next page can be sized to fit exactly.
 			at.B, at.R, at.L = next.B, next.r+n-k, s.rowsThatFit(p.costs[k:], overhead)
-			if heldKey != "" && next.r == 0 {
-				at.H = heldKey
-			}
+			at.H = heldKey
 		}
 		return encodeCursor(at)
 	}
@@ -207,7 +208,7 @@ func (s *Service) query(ctx context.Context, sh shape, q queryRequest) ([]byte, 
 	if aerr != nil {
 		return nil, 0, c.Q, aerr
 	}
-	if k < n && heldKey != "" && next.r == 0 {
+	if k < n && heldKey != "" {
 		s.held.hold(heldKey, c.S, next.B, c.N, res.Slice(0, n))
 		s.log.InfoContext(ctx, "batch larger than the response budget: its rest is held for the next answer",
 			"records", k, "batch_records", n, "next_offset", c.N+k)
