@@ -28,8 +28,9 @@ func (b Baseline) MBps() float64 { return mbps(b.Raw, b.Wall) }
 // runBaseline moves the object's bytes the plainest way the API allows. Bulk (CSV): one job,
 // the (decompressed) stream cut into uploads of partBytes with io.LimitReader, each sent by
 // the HTTP client's own io.Copy. Streaming (JSON Lines): the lines packed into {"data":[...]}
-// bodies smaller than the limit, as every streaming client must, and POSTed one after another.
-func runBaseline(ctx context.Context, w *world, f format, key string, partBytes int) (Baseline, error) {
+// bodies smaller than the limit, as every streaming client must, and POSTed one after another,
+// starting at most perSecond of them a second (0: as fast as they go).
+func runBaseline(ctx context.Context, w *world, f format, key string, partBytes int, perSecond float64) (Baseline, error) {
 	c, err := w.client()
 	if err != nil {
 		return Baseline{}, err
@@ -52,7 +53,7 @@ func runBaseline(ctx context.Context, w *world, f format, key string, partBytes 
 	}
 	counted := &countingReader{r: r}
 	if f.JSON {
-		err = baselineStreaming(ctx, w, counted)
+		err = baselineStreaming(ctx, w, counted, perSecond)
 	} else {
 		err = baselineBulk(ctx, w, c, counted, partBytes)
 	}
@@ -107,9 +108,17 @@ func baselineBulk(ctx context.Context, w *world, c *datacloud.Client, r io.Reade
 	return err
 }
 
-// baselineStreaming packs lines into bodies below the emulator's limit and POSTs them.
-func baselineStreaming(ctx context.Context, w *world, r io.Reader) error {
+// baselineStreaming packs lines into bodies below the emulator's limit and POSTs them, the
+// i-th no earlier than i/perSecond seconds after the first when perSecond > 0.
+func baselineStreaming(ctx context.Context, w *world, r io.Reader, perSecond float64) error {
 	limit := w.dc.Options().MaxStreamingBytes
+	first, sent := time.Now(), 0
+	pace := func() {
+		if perSecond > 0 {
+			time.Sleep(time.Until(first.Add(time.Duration(float64(sent) * float64(time.Second) / perSecond))))
+		}
+		sent++
+	}
 	path := "/api/v1/ingest/sources/" + benchSource + "/" + benchObject
 	br := bufio.NewReaderSize(r, 64<<10)
 	body := make([]byte, 0, limit)
@@ -120,6 +129,7 @@ func baselineStreaming(ctx context.Context, w *world, r io.Reader) error {
 			return nil
 		}
 		body = append(body, closing...)
+		pace()
 		err := w.send(ctx, http.MethodPost, path, "application/json", bytes.NewReader(body))
 		body = append(body[:0], open...)
 		return err

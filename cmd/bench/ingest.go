@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
@@ -31,13 +33,17 @@ type IngestRow struct {
 	Size      int64 // bytes of the landed object (compressed for .gz)
 	Raw       int64 // uncompressed bytes
 	Records   int64
-	Wall      time.Duration // the invoke, INIT excluded
+	ColdWall  time.Duration // the first invoke in a fresh execution environment, INIT excluded
+	Wall      time.Duration // the second invoke in the same environment (another copy of the file)
 	PeakRSS   int64         // VmHWM of the bootstrap
 	Requests  int           // Data Cloud requests the function made
 	Uploads   int           // of which bulk uploads or streaming bodies
 	BodyFill  float64       // streaming: mean body bytes / limit
 	PartBytes int           // bulk: INGEST_BULK_PART_BYTES
 	Base      Baseline
+	// Unpaced is the streaming baseline once more without the request rate limit, for
+	// comparison; zero for bulk.
+	Unpaced Baseline
 }
 
 // MBps is the function's throughput in uncompressed MB (10^6 bytes) per second.
@@ -98,9 +104,15 @@ func runIngest(ctx context.Context, w *world, progress func(string, ...any)) ([]
 			return rows, err
 		}
 		key := fmt.Sprintf("ingest/%s/%s/bench/%s%s", benchSource, benchObject, c.name(), c.Format.Ext)
+		warmKey := fmt.Sprintf("ingest/%s/%s/bench/%s-warm%s", benchSource, benchObject, c.name(), c.Format.Ext)
 		etag, err := w.putFile(ctx, key, g.Path)
+		var warmEtag string
+		if err == nil {
+			warmEtag, err = w.putFile(ctx, warmKey, g.Path)
+		}
 		os.Remove(g.Path)
 		if err != nil {
+			w.deleteObject(ctx, key)
 			return rows, err
 		}
 		row := IngestRow{Case: c.name(), Format: c.Format.Name, Size: g.Size, Raw: g.Raw, Records: g.Records}
@@ -108,14 +120,23 @@ func runIngest(ctx context.Context, w *world, progress func(string, ...any)) ([]
 			row.PartBytes = w.cfg.PartBytes
 		}
 		progress("ingest %s: s3ingest (%s landed, %d records)", c.name(), formatSize(g.Size), g.Records)
-		if err := measureFunction(ctx, w, &row, key, etag); err != nil {
+		err = measureFunction(ctx, w, &row, landed{key, etag}, landed{warmKey, warmEtag})
+		w.deleteObject(ctx, warmKey)
+		if err != nil {
 			w.deleteObject(ctx, key)
 			return rows, fmt.Errorf("ingest %s: %w", c.name(), err)
 		}
 		progress("ingest %s: baseline", c.name())
-		if row.Base, err = runBaseline(ctx, w, c.Format, key, row.PartBytes); err != nil {
+		if row.Base, err = runBaseline(ctx, w, c.Format, key, row.PartBytes, datacloud.MaxStreamingRequestsPerSecond); err != nil {
 			w.deleteObject(ctx, key)
 			return rows, fmt.Errorf("ingest %s: baseline: %w", c.name(), err)
+		}
+		if c.Format.JSON {
+			progress("ingest %s: baseline without the rate limit", c.name())
+			if row.Unpaced, err = runBaseline(ctx, w, c.Format, key, 0, 0); err != nil {
+				w.deleteObject(ctx, key)
+				return rows, fmt.Errorf("ingest %s: unpaced baseline: %w", c.name(), err)
+			}
 		}
 		if row.Base.Raw != row.Raw {
 			return rows, fmt.Errorf("ingest %s: the baseline read %d bytes, the file holds %d", c.name(), row.Base.Raw, row.Raw)
@@ -126,9 +147,15 @@ func runIngest(ctx context.Context, w *world, progress func(string, ...any)) ([]
 	return rows, nil
 }
 
-// measureFunction runs s3ingest on one landed object in a fresh execution environment, so
-// VmHWM is this file's alone, and checks that every record was sent.
-func measureFunction(ctx context.Context, w *world, row *IngestRow, key, etag string) error {
+// landed is an object of the bench bucket.
+type landed struct{ key, etag string }
+
+// measureFunction runs s3ingest twice in one fresh execution environment: on the file (the
+// cold figure: the container's first invocation, which also pays for its first TLS
+// handshake, token read and fresh memory), then on a copy of it under another key (the warm
+// figure, like for like with the baseline, whose process is warm too). VmHWM is read after
+// the first invocation, so it is this file's alone. Both invocations must send every record.
+func measureFunction(ctx context.Context, w *world, row *IngestRow, file, warmCopy landed) error {
 	var extra []string
 	if row.PartBytes > 0 {
 		extra = append(extra, "INGEST_BULK_PART_BYTES="+strconv.Itoa(row.PartBytes))
@@ -138,31 +165,41 @@ func measureFunction(ctx context.Context, w *world, row *IngestRow, key, etag st
 		return err
 	}
 	defer rt.Close()
-	from := len(w.dc.Requests())
-	res, err := rt.Invoke(ctx, s3Event(key, etag, row.Size))
-	if err != nil {
+	if row.ColdWall, err = invokeIngest(ctx, w, rt, row, file); err != nil {
 		return err
-	}
-	if ferr := res.Err(); ferr != nil {
-		return fmt.Errorf("%w\n%s", ferr, tail(res.Logs, 20))
 	}
 	if row.PeakRSS, err = rt.PeakRSS(); err != nil {
 		return err
 	}
-	row.Wall = res.Duration - res.InitDuration
-	tags, err := w.tags(ctx, key)
+	row.Wall, err = invokeIngest(ctx, w, rt, row, warmCopy)
+	return err
+}
+
+// invokeIngest invokes s3ingest on one object, checks its outcome and the requests it made,
+// fills in the row's request counts and returns the invoke's duration, INIT excluded.
+func invokeIngest(ctx context.Context, w *world, rt *lambdarun.Runtime, row *IngestRow, obj landed) (time.Duration, error) {
+	from := len(w.dc.Requests())
+	res, err := rt.Invoke(ctx, s3Event(obj.key, obj.etag, row.Size))
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if ferr := res.Err(); ferr != nil {
+		return 0, fmt.Errorf("%w\n%s", ferr, tail(res.Logs, 20))
+	}
+	wall := res.Duration - res.InitDuration
+	tags, err := w.tags(ctx, obj.key)
+	if err != nil {
+		return 0, err
 	}
 	if tags["datacloud-status"] != "ingested" || tags["datacloud-records"] != strconv.FormatInt(row.Records, 10) {
-		return fmt.Errorf("outcome tags %v, want datacloud-status=ingested and datacloud-records=%d\n%s", tags, row.Records, tail(res.Logs, 20))
+		return 0, fmt.Errorf("%s: outcome tags %v, want datacloud-status=ingested and datacloud-records=%d\n%s", obj.key, tags, row.Records, tail(res.Logs, 20))
 	}
 	reqs := w.dc.Requests()[from:]
-	row.Requests = len(reqs)
+	row.Requests, row.Uploads = len(reqs), 0
 	var sent int64
 	for _, r := range reqs {
 		if r.Status >= 300 {
-			return fmt.Errorf("Data Cloud answered %d to %s %s", r.Status, r.Method, r.Path)
+			return 0, fmt.Errorf("Data Cloud answered %d to %s %s", r.Status, r.Method, r.Path)
 		}
 		if isUpload(r) {
 			row.Uploads++
@@ -174,9 +211,9 @@ func measureFunction(ctx context.Context, w *world, row *IngestRow, key, etag st
 		row.BodyFill = float64(sent) / float64(row.Uploads) / float64(limit)
 	}
 	if sent < row.Raw {
-		return fmt.Errorf("the function sent %d bytes of data, the file holds %d", sent, row.Raw)
+		return 0, fmt.Errorf("%s: the function sent %d bytes of data, the file holds %d", obj.key, sent, row.Raw)
 	}
-	return nil
+	return wall, nil
 }
 
 // isUpload reports whether a request carried file data: a bulk upload or a streaming body.
