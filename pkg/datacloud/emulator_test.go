@@ -116,6 +116,35 @@ func TestEmulatorStreaming(t *testing.T) {
 	}
 }
 
+// TestEmulatorStreamingKeepsToTheRateLimit streams 400 one-record bodies, four in flight, at
+// the default pace to an emulator enforcing Data Cloud's 250 requests in any second: none may
+// be answered 429 (the client would retry it, so the request log is what tells).
+func TestEmulatorStreamingKeepsToTheRateLimit(t *testing.T) {
+	w := newWorld(t, datacloudtest.Options{StreamingRequestsPerSecond: datacloud.MaxStreamingRequestsPerSecond}, "pkcs1")
+	var in strings.Builder
+	for i := range 400 {
+		fmt.Fprintf(&in, `{"id":"r%03d","name":"runner %d"}`+"\n", i, i)
+	}
+	from := len(w.emu.Requests())
+	rr := datacloud.NewRecordReader(strings.NewReader(in.String()), datacloud.FormatJSONLines)
+	n, err := w.client.StreamRecordsWith(context.Background(), "Event_API", "runner_profiles", rr, datacloud.StreamOptions{Limit: 60, InFlight: 4})
+	if err != nil || n != 400 {
+		t.Fatalf("streamed %d: %v", n, err)
+	}
+	posts := 0
+	for _, r := range w.emu.Requests()[from:] {
+		if r.Method == "POST" && strings.HasPrefix(r.Path, "/api/v1/ingest/sources/") {
+			posts++
+			if r.Status == 429 {
+				t.Errorf("request %d answered 429: over the limit", posts)
+			}
+		}
+	}
+	if posts != 400 {
+		t.Errorf("%d streaming requests, want one per record (400)", posts)
+	}
+}
+
 func TestEmulatorBulkLoad(t *testing.T) {
 	w := newWorld(t, datacloudtest.Options{}, "pkcs1")
 	ctx := context.Background()

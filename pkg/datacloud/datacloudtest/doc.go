@@ -76,7 +76,9 @@
 //     cells: plain numbers, true/false and date-times likewise); later values are stored
 //     under that type. Expressions map SQLite values to BIGINT, DECIMAL or VARCHAR.
 //     Timestamps come back as 2021-02-28T00:00:00.000+00:00, as the query API shows them.
-//   - Rate limits are reported in x-ratelimit-* headers but never enforced; inject a 429
-//     fault instead. Bulk hourly/concurrency limits and 7-day job expiry are not modelled.
+//   - Rate limits are reported in x-ratelimit-* headers. Only the Ingestion API's documented
+//     250 requests a second can be enforced (Options.StreamingRequestsPerSecond, off by
+//     default); otherwise inject a 429 fault. Bulk hourly/concurrency limits and 7-day job
+//     expiry are not modelled.
 //   - Metadata lists only ingested objects, as DataLakeObject entities.
 package datacloudtest

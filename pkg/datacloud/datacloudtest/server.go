@@ -59,6 +59,13 @@ type Options struct {
 	// data applied), and streaming bodies are checked for their shape ({"data":[{...}]}, valid
 	// JSON) but not decoded field by field nor stored.
 	DiscardIngestedData bool
+	// StreamingRequestsPerSecond, when above 0, enforces Data Cloud's documented limit on
+	// Ingestion API requests (250 a second across all object endpoints): the streaming
+	// upsert, delete and actions/test routes together accept at most this many requests in
+	// any one second on the clock (a sliding window over the accepted ones); the next answers
+	// 429 with the body recorded for throttling and no Retry-After (none was ever recorded).
+	// 0, the default, enforces nothing.
+	StreamingRequestsPerSecond int
 
 	Objects map[string]ObjectSpec // per object name
 }
@@ -84,6 +91,7 @@ type Server struct {
 	faults  []*faultState
 	reqs    []RequestLog
 	rate    rateWindow
+	ingest  slidingWindow // accepted streaming requests, when they are limited
 }
 
 // New returns an emulator with no registered app.
@@ -101,6 +109,7 @@ func New(opts Options) *Server {
 	setDefault(&opts.MaxDeleteIDs, DefaultMaxDeleteIDs)
 	setDefault(&opts.MaxUploadBytes, DefaultMaxUploadBytes)
 	setDefault(&opts.MaxUploadsPerJob, DefaultMaxUploadsPerJob)
+	opts.StreamingRequestsPerSecond = max(opts.StreamingRequestsPerSecond, 0)
 	db, err := openStore()
 	if err != nil {
 		// The in-memory driver is linked in; failing here is a broken build, not bad input.
@@ -119,6 +128,7 @@ func New(opts Options) *Server {
 		objects: map[string]*object{},
 		batches: map[string]*cursor{},
 	}
+	s.ingest = slidingWindow{starts: make([]time.Time, opts.StreamingRequestsPerSecond)}
 	s.orgID = s.sfID("00D")
 	s.mux = s.routes()
 	return s
@@ -138,9 +148,9 @@ func (s *Server) routes() *http.ServeMux {
 	m.HandleFunc("POST /services/oauth2/revoke", s.handleRevoke)
 	m.HandleFunc("POST /services/a360/token", s.handleExchange)
 
-	m.HandleFunc("POST /api/v1/ingest/sources/{source}/{object}", s.tenantAPI(s.handleStreamUpsert))
-	m.HandleFunc("DELETE /api/v1/ingest/sources/{source}/{object}", s.tenantAPI(s.handleStreamDelete))
-	m.HandleFunc("POST /api/v1/ingest/sources/{source}/{object}/actions/test", s.tenantAPI(s.handleStreamTest))
+	m.HandleFunc("POST /api/v1/ingest/sources/{source}/{object}", s.tenantAPI(s.streamingLimit(s.handleStreamUpsert)))
+	m.HandleFunc("DELETE /api/v1/ingest/sources/{source}/{object}", s.tenantAPI(s.streamingLimit(s.handleStreamDelete)))
+	m.HandleFunc("POST /api/v1/ingest/sources/{source}/{object}/actions/test", s.tenantAPI(s.streamingLimit(s.handleStreamTest)))
 
 	m.HandleFunc("POST /api/v1/ingest/jobs", s.tenantAPI(s.handleCreateJob))
 	m.HandleFunc("GET /api/v1/ingest/jobs", s.tenantAPI(s.handleListJobs))
@@ -227,6 +237,15 @@ func (s *Server) SetClock(clock func() time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.clock = clock
+}
+
+// SetStreamingRequestsPerSecond changes Options.StreamingRequestsPerSecond (0 or less: no
+// limit) and forgets the requests counted so far.
+func (s *Server) SetStreamingRequestsPerSecond(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.StreamingRequestsPerSecond = max(n, 0)
+	s.ingest = slidingWindow{starts: make([]time.Time, s.opts.StreamingRequestsPerSecond)}
 }
 
 // Options returns the effective options (defaults filled in).

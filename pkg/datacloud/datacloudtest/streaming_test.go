@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 )
 
 const streamPath = "/api/v1/ingest/sources/Event_API/runner_profiles"
@@ -209,5 +210,45 @@ func TestStreamingSchemaEvolution(t *testing.T) {
 	b = e.do("POST", "/api/v1/query", tok, map[string]string{"sql": "SELECT d FROM keyed WHERE ext_id = 'n2'"}, "").json(t)
 	if b["metadata"].(map[string]any)["d"].(map[string]any)["type"] != "BOOLEAN" || b["data"].([]any)[0].(map[string]any)["d"] != true {
 		t.Fatalf("body %v", b)
+	}
+}
+
+// TestStreamingRequestsPerSecond checks the sliding one-second window over the streaming
+// routes: the fourth request within a second of the first answers 429 with the throttling
+// body, the window moves with the clock, and bulk routes do not count.
+func TestStreamingRequestsPerSecond(t *testing.T) {
+	e := newEnv(t, Options{StreamingRequestsPerSecond: 3})
+	tok := e.tenantToken()
+	upsert := func() response { return e.do("POST", streamPath, tok, `{"data":[{"maid":1}]}`, "application/json") }
+	mustStatus(t, upsert(), 202)
+	e.clock.Advance(300 * time.Millisecond)
+	mustStatus(t, e.do("DELETE", streamPath+"?ids=1", tok, nil, ""), 202)
+	mustStatus(t, e.do("POST", streamPath+"/actions/test", tok, `{"data":[{"maid":1}]}`, "application/json"), 200)
+	mustStatus(t, e.do("POST", "/api/v1/ingest/jobs", tok, `{"object":"runner_profiles","sourceName":"Event_API","operation":"upsert"}`, "application/json"), 201)
+	e.clock.Advance(699 * time.Millisecond) // 999 ms after the first
+	r := upsert()
+	mustStatus(t, r, 429)
+	if got := r.json(t); got["error"] != "Too many requests" || got["message"] != "Too many requests" || got["timestamp"] == nil {
+		t.Errorf("throttled body %s", r.raw)
+	}
+	if r.header.Get("Retry-After") != "" || r.header.Get("x-ratelimit-remaining") != "0" {
+		t.Errorf("throttled headers Retry-After=%q x-ratelimit-remaining=%q", r.header.Get("Retry-After"), r.header.Get("x-ratelimit-remaining"))
+	}
+	e.clock.Advance(time.Millisecond) // the first is a second old: one more fits, then none
+	mustStatus(t, upsert(), 202)
+	mustStatus(t, upsert(), 429)
+	e.clock.Advance(300 * time.Millisecond) // the second and third are a second old
+	mustStatus(t, upsert(), 202)
+	mustStatus(t, upsert(), 202)
+	mustStatus(t, upsert(), 429)
+}
+
+func TestStreamingUnlimitedByDefault(t *testing.T) {
+	e := newEnv(t, Options{})
+	tok := e.tenantToken()
+	for i := range 300 {
+		if r := e.do("POST", streamPath, tok, `{"data":[{"maid":1}]}`, "application/json"); r.code != 202 {
+			t.Fatalf("request %d in the same instant: %d %s", i+1, r.code, r.raw)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package datacloudtest
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -18,6 +19,46 @@ const (
 type rateWindow struct {
 	second int64
 	count  int
+}
+
+// slidingWindow remembers when the last len(starts) accepted requests arrived, oldest at next
+// once the ring is full.
+type slidingWindow struct {
+	starts []time.Time
+	next   int
+	full   bool
+}
+
+// admit records a request arriving at now and reports whether it fits: fewer than
+// len(starts) requests were accepted in the second before now. An empty window admits all.
+func (sw *slidingWindow) admit(now time.Time) bool {
+	if len(sw.starts) == 0 {
+		return true
+	}
+	if sw.full && now.Sub(sw.starts[sw.next]) < time.Second {
+		return false
+	}
+	sw.starts[sw.next] = now
+	sw.next = (sw.next + 1) % len(sw.starts)
+	sw.full = sw.full || sw.next == 0
+	return true
+}
+
+// streamingLimit answers 429 to a streaming ingestion request over
+// Options.StreamingRequestsPerSecond.
+func (s *Server) streamingLimit(h tenantHandler) tenantHandler {
+	return func(w http.ResponseWriter, r *http.Request, t *token) {
+		s.mu.Lock()
+		ok := s.ingest.admit(s.nowLocked())
+		s.mu.Unlock()
+		if ok {
+			h(w, r, t)
+			return
+		}
+		io.Copy(io.Discard, io.LimitReader(r.Body, int64(s.Options().MaxStreamingBytes))) //nolint:errcheck // best effort, as for an injected 429
+		w.Header().Set("x-ratelimit-remaining", "0")
+		writeJSON(w, http.StatusTooManyRequests, springBody{Timestamp: s.springTimestamp(), Error: "Too many requests", Message: "Too many requests"})
+	}
 }
 
 // tenantHandler is a tenant API handler that receives the caller's Data Cloud token.
