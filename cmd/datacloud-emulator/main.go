@@ -58,14 +58,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	tokenTTL := fs.Duration("token-ttl", datacloudtest.DefaultTokenTTL, "lifetime of issued tokens")
 	batchRows := fs.Int("batch-rows", datacloudtest.DefaultQueryBatchRows, "rows per query v2 batch")
 	jobDelay := fs.Duration("job-delay", 0, "how long a closed bulk job stays InProgress")
+	streamingRate := fs.Int("streaming-rps", 0, "answer 429 to streaming ingestion requests beyond this many in any second (Data Cloud's limit is 250); 0 = no limit")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if (*certFile == "") == (*genDir == "") {
 		return errors.New("give exactly one of -cert FILE or -generate-keys DIR")
 	}
-	if *tokenTTL <= 0 || *batchRows <= 0 || *jobDelay < 0 {
-		return errors.New("-token-ttl and -batch-rows must be positive, -job-delay not negative")
+	if *tokenTTL <= 0 || *batchRows <= 0 || *jobDelay < 0 || *streamingRate < 0 {
+		return errors.New("-token-ttl and -batch-rows must be positive, -job-delay and -streaming-rps not negative")
 	}
 	if err := datacloudtest.CheckLoopback(*addr); err != nil {
 		return err
@@ -81,7 +82,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s := datacloudtest.New(datacloudtest.Options{TokenTTL: *tokenTTL, QueryBatchRows: *batchRows, JobProcessingDelay: *jobDelay})
+	s := datacloudtest.New(datacloudtest.Options{TokenTTL: *tokenTTL, QueryBatchRows: *batchRows, JobProcessingDelay: *jobDelay, StreamingRequestsPerSecond: *streamingRate})
 	defer s.Close()
 	app := datacloudtest.App{ClientID: *clientID, Usernames: splitList(*usernames), CertificatePEM: string(certPEM), Dataspaces: splitList(*dataspaces)}
 	if err := s.RegisterApp(app); err != nil {

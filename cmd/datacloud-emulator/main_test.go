@@ -144,6 +144,7 @@ func TestRunErrors(t *testing.T) {
 		{"missing cert", []string{"-cert", filepath.Join(dir, "none.pem")}, "no such file"},
 		{"bad cert", []string{"-cert", junk}, "no PEM block"},
 		{"bad ttl", []string{"-generate-keys", dir, "-token-ttl", "0s"}, "must be positive"},
+		{"negative streaming rate", []string{"-generate-keys", dir, "-streaming-rps", "-1"}, "-streaming-rps not negative"},
 		{"bad flag", []string{"-nope"}, "not defined"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
