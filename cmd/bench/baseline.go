@@ -108,16 +108,22 @@ func baselineBulk(ctx context.Context, w *world, c *datacloud.Client, r io.Reade
 	return err
 }
 
-// baselineStreaming packs lines into bodies below the emulator's limit and POSTs them, the
-// i-th no earlier than i/perSecond seconds after the first when perSecond > 0.
+// baselineStreaming packs lines into bodies below the emulator's limit and POSTs them. When
+// perSecond > 0 their starts are planned 1/perSecond apart, as pkg/datacloud's pacer plans
+// them: from the previous planned start, or from now when a slow request made that pass (no
+// catching up in a burst, which would break the limit).
 func baselineStreaming(ctx context.Context, w *world, r io.Reader, perSecond float64) error {
 	limit := w.dc.Options().MaxStreamingBytes
-	first, sent := time.Now(), 0
+	var next time.Time
 	pace := func() {
 		if perSecond > 0 {
-			time.Sleep(time.Until(first.Add(time.Duration(float64(sent) * float64(time.Second) / perSecond))))
+			at := time.Now()
+			if next.After(at) {
+				at = next
+				time.Sleep(time.Until(at))
+			}
+			next = at.Add(time.Duration(float64(time.Second) / perSecond))
 		}
-		sent++
 	}
 	path := "/api/v1/ingest/sources/" + benchSource + "/" + benchObject
 	br := bufio.NewReaderSize(r, 64<<10)
