@@ -27,7 +27,7 @@
 //	if err != nil { return err }
 //	err = client.UpsertBody(ctx, "Event_API", "runner_profiles", []byte(`{"data":[{"id":"1"}]}`))
 //
-//	cols, rows := client.Rows(ctx, "SELECT Id__c FROM Individual__dlm")
+//	cols, rows := client.Rows(ctx, "SELECT Id__c FROM Individual__dlm", datacloud.PrefetchBatches())
 //	for row, err := range rows {
 //		if err != nil { return err }
 //		fmt.Println(cols()[0].Name, row[0])

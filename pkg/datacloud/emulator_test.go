@@ -266,8 +266,21 @@ func TestEmulatorQuery(t *testing.T) {
 	if len(ids) != 10 || !sort.StringsAreSorted(ids) || len(cols()) != 2 || cols()[0].Name != "id" {
 		t.Errorf("ids = %v, cols = %v", ids, cols())
 	}
-	// Early break: only the first batch is fetched.
+	// Fetching ahead reads the same rows, with the single-use batch ids each used once.
 	before := len(w.emu.Requests())
+	_, rows = w.client.Rows(ctx, "SELECT id, score FROM people ORDER BY id", datacloud.PrefetchBatches())
+	var again []string
+	for row, err := range rows {
+		if err != nil {
+			t.Fatal(err)
+		}
+		again = append(again, row[0].(string))
+	}
+	if strings.Join(again, ",") != strings.Join(ids, ",") || len(w.emu.Requests())-before != 5 { // 4 batches of 3 rows and the empty one
+		t.Errorf("prefetched: %v in %d requests, want %v in 5", again, len(w.emu.Requests())-before, ids)
+	}
+	// Early break: only the first batch is fetched.
+	before = len(w.emu.Requests())
 	_, rows = w.client.Rows(ctx, "SELECT id FROM people")
 	for range rows {
 		break

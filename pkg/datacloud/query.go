@@ -176,15 +176,39 @@ func columnsOf(meta map[string]columnFormat) ([]Column, map[string]int) {
 	return out, index
 }
 
+// RowsOption tunes Rows.
+type RowsOption func(*rowsConfig)
+
+type rowsConfig struct{ prefetch bool }
+
+// PrefetchBatches makes Rows fetch the next batch while the caller goes through the rows of
+// the current one, so that Data Cloud's work on a batch overlaps the caller's on the one
+// before. It holds up to two batches in memory instead of one, and a loop that breaks early
+// has made at most one request it did not need.
+func PrefetchBatches() RowsOption { return func(c *rowsConfig) { c.prefetch = true } }
+
 // Rows runs sql with Query API V2 and iterates over the rows of all batches, fetching the
-// next batch as the caller reaches it; breaking out of the loop stops fetching. A batch
-// that says done:false and is followed by an empty done:true batch ends the iteration
-// normally. cols returns the columns once the first batch arrived (nil before). An error
-// is yielded once, as the last element.
-func (c *Client) Rows(ctx context.Context, sql string) (cols func() []Column, rows iter.Seq2[[]any, error]) {
+// next batch as the caller reaches it (or while the caller reads the current one, with
+// PrefetchBatches); breaking out of the loop stops fetching. A batch that says done:false
+// and is followed by an empty done:true batch ends the iteration normally. cols returns the
+// columns once the first batch arrived (nil before). An error is yielded once, as the last
+// element.
+func (c *Client) Rows(ctx context.Context, sql string, opts ...RowsOption) (cols func() []Column, rows iter.Seq2[[]any, error]) {
+	var cfg rowsConfig
+	for _, o := range opts {
+		o(&cfg)
+	}
 	var columns []Column
 	cols = func() []Column { return columns }
 	rows = func(yield func([]any, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		var ahead chan batchFetch // the next batch being fetched, nil when none is
+		defer func() {
+			cancel()
+			if ahead != nil {
+				<-ahead // the fetch ends with the cancelled context; nothing outlives the loop
+			}
+		}()
 		res, err := c.QueryV2(ctx, sql)
 		seen := map[string]bool{}
 		for {
@@ -195,22 +219,45 @@ func (c *Client) Rows(ctx context.Context, sql string) (cols func() []Column, ro
 			if len(res.Columns) > 0 && columns == nil {
 				columns = res.Columns
 			}
+			next := res.NextBatchID
+			if res.Done {
+				next = ""
+			}
+			// A server repeating a cursor would loop forever.
+			repeated := next != "" && seen[next]
+			seen[next] = true
+			if cfg.prefetch && next != "" && !repeated {
+				ahead = make(chan batchFetch, 1)
+				go func() {
+					r, err := c.NextBatch(ctx, next)
+					ahead <- batchFetch{r, err}
+				}()
+			}
 			for _, row := range res.Rows {
 				if !yield(row, nil) {
 					return
 				}
 			}
-			if res.Done || res.NextBatchID == "" {
+			switch {
+			case next == "":
 				return
-			}
-			if seen[res.NextBatchID] {
-				// A server repeating a cursor would loop forever.
-				yield(nil, errors.New("datacloud: next batch: the server repeated batch id "+res.NextBatchID))
+			case repeated:
+				yield(nil, errors.New("datacloud: next batch: the server repeated batch id "+next))
 				return
+			case ahead != nil:
+				f := <-ahead
+				ahead = nil
+				res, err = f.res, f.err
+			default:
+				res, err = c.NextBatch(ctx, next)
 			}
-			seen[res.NextBatchID] = true
-			res, err = c.NextBatch(ctx, res.NextBatchID)
 		}
 	}
 	return cols, rows
+}
+
+// batchFetch is the outcome of fetching a batch ahead.
+type batchFetch struct {
+	res *QueryResult
+	err error
 }

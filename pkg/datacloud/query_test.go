@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 const v2Metadata = `"metadata":{"FirstName__c":{"type":"VARCHAR","placeInOrder":1,"typeCode":12},"Id__c":{"type":"VARCHAR","placeInOrder":0,"typeCode":12},"Amount__c":{"type":"DECIMAL","placeInOrder":2,"typeCode":3}}`
@@ -137,44 +139,93 @@ func TestRows(t *testing.T) {
 		stopAt   int // break after this many rows (0 = never)
 		wantIDs  string
 		wantGets int32
-		wantErr  bool
+		// wantGetsAhead is the most GETs with PrefetchBatches, where it differs: a break may
+		// leave one batch fetched ahead and unread (or cancel its request before it was sent).
+		wantGetsAhead int32
+		wantErr       bool
 	}{
 		{name: "one batch", batches: []string{`[["a"],["b"]]`}, lastDone: true, wantIDs: "a,b"},
 		{name: "three batches", batches: []string{`[["a"]]`, `[["b"],["c"]]`, `[["d"]]`}, lastDone: true, wantIDs: "a,b,c,d", wantGets: 2},
 		{name: "done false then empty done batch", batches: []string{`[["a"],["b"]]`, `[]`}, lastDone: true, wantIDs: "a,b", wantGets: 1},
 		{name: "empty first batch", batches: []string{`[]`}, lastDone: true, wantIDs: ""},
-		{name: "early break fetches no more", batches: []string{`[["a"],["b"]]`, `[["c"]]`, `[["d"]]`}, lastDone: true, stopAt: 1, wantIDs: "a"},
-		{name: "break at batch end", batches: []string{`[["a"],["b"]]`, `[["c"]]`, `[["d"]]`}, lastDone: true, stopAt: 3, wantIDs: "a,b,c", wantGets: 1},
+		{name: "early break fetches no more", batches: []string{`[["a"],["b"]]`, `[["c"]]`, `[["d"]]`}, lastDone: true, stopAt: 1, wantIDs: "a", wantGetsAhead: 1},
+		{name: "break at batch end", batches: []string{`[["a"],["b"]]`, `[["c"]]`, `[["d"]]`}, lastDone: true, stopAt: 3, wantIDs: "a,b,c", wantGets: 1, wantGetsAhead: 2},
 		{name: "lost cursor", batches: []string{`[["a"]]`}, lastDone: false, wantIDs: "a", wantGets: 1, wantErr: true},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+	for _, prefetch := range []bool{false, true} {
+		for _, tt := range tests {
+			t.Run(fmt.Sprintf("%s/prefetch=%v", tt.name, prefetch), func(t *testing.T) {
+				tn := setup(t)
+				gets := batches(t, tn, tt.batches, tt.lastDone)
+				var opts []RowsOption
+				maxGets := tt.wantGets
+				if prefetch {
+					opts = append(opts, PrefetchBatches())
+					maxGets = max(maxGets, tt.wantGetsAhead)
+				}
+				cols, rows := tn.client.Rows(context.Background(), "SELECT 1", opts...)
+				if cols() != nil {
+					t.Error("columns known before the query ran")
+				}
+				var ids []string
+				var gotErr error
+				for row, err := range rows {
+					if err != nil {
+						gotErr = err
+						break
+					}
+					ids = append(ids, row[0].(string))
+					if len(ids) == tt.stopAt {
+						break
+					}
+				}
+				// The loop has returned: a batch fetched ahead has been waited for.
+				if (gotErr != nil) != tt.wantErr {
+					t.Errorf("err = %v", gotErr)
+				}
+				if g := gets.Load(); strings.Join(ids, ",") != tt.wantIDs || g < tt.wantGets || g > maxGets {
+					t.Errorf("rows %v after %d GETs, want %s after %d to %d", ids, g, tt.wantIDs, tt.wantGets, maxGets)
+				}
+				if c := cols(); len(c) != 3 || c[0].Name != "Id__c" {
+					t.Errorf("columns = %v", c)
+				}
+			})
+		}
+	}
+}
+
+// TestRowsPrefetchOverlaps checks that with PrefetchBatches the next batch is requested while
+// the caller is still on the first row of the current one, and not without it.
+func TestRowsPrefetchOverlaps(t *testing.T) {
+	for _, prefetch := range []bool{false, true} {
+		t.Run(fmt.Sprintf("prefetch=%v", prefetch), func(t *testing.T) {
 			tn := setup(t)
-			gets := batches(t, tn, tt.batches, tt.lastDone)
-			cols, rows := tn.client.Rows(context.Background(), "SELECT 1")
-			if cols() != nil {
-				t.Error("columns known before the query ran")
+			gets := batches(t, tn, []string{`[["a"],["b"]]`, `[["c"]]`}, true)
+			var opts []RowsOption
+			if prefetch {
+				opts = append(opts, PrefetchBatches())
 			}
+			_, rows := tn.client.Rows(context.Background(), "SELECT 1", opts...)
 			var ids []string
-			var gotErr error
+			fetchedDuringFirstRow := false
 			for row, err := range rows {
 				if err != nil {
-					gotErr = err
-					break
+					t.Fatal(err)
+				}
+				if len(ids) == 0 {
+					wait := time.Second
+					if !prefetch {
+						wait = 50 * time.Millisecond // long enough for a fetch that should not happen
+					}
+					for deadline := time.Now().Add(wait); gets.Load() == 0 && time.Now().Before(deadline); {
+						time.Sleep(time.Millisecond)
+					}
+					fetchedDuringFirstRow = gets.Load() > 0
 				}
 				ids = append(ids, row[0].(string))
-				if len(ids) == tt.stopAt {
-					break
-				}
 			}
-			if (gotErr != nil) != tt.wantErr {
-				t.Errorf("err = %v", gotErr)
-			}
-			if strings.Join(ids, ",") != tt.wantIDs || gets.Load() != tt.wantGets {
-				t.Errorf("rows %v after %d GETs, want %s after %d", ids, gets.Load(), tt.wantIDs, tt.wantGets)
-			}
-			if c := cols(); len(c) != 3 || c[0].Name != "Id__c" {
-				t.Errorf("columns = %v", c)
+			if strings.Join(ids, ",") != "a,b,c" || fetchedDuringFirstRow != prefetch {
+				t.Errorf("rows %v; next batch fetched while on the first row: %v, want %v", ids, fetchedDuringFirstRow, prefetch)
 			}
 		})
 	}
