@@ -21,6 +21,7 @@ import (
 
 	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
 	"github.com/dcbridge/datacloud-lambda/internal/s3object"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
@@ -173,7 +174,7 @@ func (d *demo) ensureRIE(ctx context.Context) (string, error) {
 
 func (d *demo) startStack(ctx context.Context) (string, error) {
 	// Small query batches, so that reading the rows back has to follow cursors.
-	l, err := startLocal(ctx, "", "", datacloudtest.Options{QueryBatchRows: 1000})
+	l, err := startLocal(ctx, "", "", datacloudtest.Options{QueryBatchRows: 1000, StreamingRequestsPerSecond: datacloud.MaxStreamingRequestsPerSecond})
 	if err != nil {
 		return "", err
 	}

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/dcbridge/datacloud-lambda/internal/localstack"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
@@ -111,7 +112,7 @@ func cmdUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	l, err := startLocal(ctx, fmt.Sprintf("127.0.0.1:%d", *port), fmt.Sprintf("127.0.0.1:%d", *dcPort), datacloudtest.Options{})
+	l, err := startLocal(ctx, fmt.Sprintf("127.0.0.1:%d", *port), fmt.Sprintf("127.0.0.1:%d", *dcPort), datacloudtest.Options{StreamingRequestsPerSecond: datacloud.MaxStreamingRequestsPerSecond})
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud/datacloudtest"
 )
 
@@ -52,6 +53,9 @@ func newWorld(t *testing.T, be *backend, opts datacloudtest.Options) *world {
 		Bucket:      fmt.Sprintf("e2e-%d-%d", time.Now().UnixNano()%1e9, n),
 		TokenSecret: fmt.Sprintf("e2e/%d/token", n),
 		CredSecret:  fmt.Sprintf("e2e/%d/credentials", n),
+	}
+	if opts.StreamingRequestsPerSecond == 0 { // as Data Cloud does: the functions must keep to it
+		opts.StreamingRequestsPerSecond = datacloud.MaxStreamingRequestsPerSecond
 	}
 	w.DC = datacloudtest.New(opts)
 	t.Cleanup(func() { _ = w.DC.Close() })
