@@ -3,11 +3,12 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 	"io"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
 
 // Report is everything one run measured.
