@@ -61,13 +61,13 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("cold start %s incomplete: %+v", c.Function, c)
 		}
 	}
-	if rep.Query == nil || rep.Query.Rows != 3000 || rep.Query.Answers < 1 || rep.Query.Direct <= 0 || rep.Query.Trigger <= 0 {
+	if rep.Query == nil || rep.Query.Rows != 3000 || rep.Query.Answers < 1 || rep.Query.Direct <= 0 || rep.Query.Trigger <= 0 || rep.Query.InProcess <= 0 {
 		t.Fatalf("query result %+v", rep.Query)
 	}
 	var out bytes.Buffer
 	rep.Print(&out)
 	text := out.String()
-	for _, want := range append(wantCases, "hello", "tokenrefresh", "s3ingest", "querytrigger", "Client.Rows", "### Targets") {
+	for _, want := range append(wantCases, "hello", "tokenrefresh", "s3ingest", "querytrigger", "Client.Rows", "in the bench process", "### Targets") {
 		if !strings.Contains(text, want) {
 			t.Errorf("the printed report lacks %q:\n%s", want, text)
 		}

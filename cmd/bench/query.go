@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dcbridge/datacloud-lambda/internal/lambdarun"
+	"github.com/dcbridge/datacloud-lambda/internal/querysvc"
 	"github.com/dcbridge/datacloud-lambda/pkg/datacloud"
 )
 
@@ -34,6 +35,8 @@ type QueryResult struct {
 	BatchRows       int           // the emulator's rows per v2 batch
 	Direct          time.Duration // pkg/datacloud Client.Rows, best of queryReps
 	Trigger         time.Duration // querytrigger under the RIE following cursor, best of queryReps
+	InProcess       time.Duration // querytrigger's service called in the bench process (no RIE, no target), best of queryReps
+	InProcAnswers   int           // its answers
 	DirectBatches   int           // Data Cloud batches the direct read fetched
 	Answers         int           // querytrigger answers
 	MaxAnswer       int           // largest answer, bytes
@@ -94,6 +97,11 @@ func runQuery(ctx context.Context, w *world, progress func(string, ...any)) (*Qu
 		return nil, fmt.Errorf("query: warm-up: %s: %s\n%s", res.FunctionError, res.ErrorMessage, tail(res.Logs, 10))
 	}
 	q := &QueryResult{Rows: w.cfg.QueryRows, BatchRows: w.dc.Options().QueryBatchRows}
+	svc := querysvc.New(c, querysvc.Options{}) // querytrigger's defaults, as its main builds it
+	inProcess := func(ctx context.Context, payload []byte) (lambdarun.Result, error) {
+		out, err := svc.Handle(ctx, payload)
+		return lambdarun.Result{Payload: out}, err
+	}
 	for rep := range queryReps {
 		if rep > 0 && q.Direct+q.Trigger > slowRead {
 			progress("query: one read of each path took %s together: no second round", (q.Direct + q.Trigger).Round(time.Second))
@@ -130,6 +138,14 @@ func runQuery(ctx context.Context, w *world, progress func(string, ...any)) (*Qu
 			q.TriggerCPU = triggerCPU{after.Bench - before.Bench, after.Function - before.Function, after.RIE - before.RIE}
 		}
 		q.Answers, q.MaxAnswer, q.MeanAnswerBytes = st.answers, max(q.MaxAnswer, st.maxBytes), int(st.bytes/int64(st.answers))
+		progress("query: querytrigger's service in the bench process, round %d of %d", rep+1, queryReps)
+		in, inSt, err := readTrigger(ctx, inProcess, q.Rows, func(int, int) {})
+		if err != nil {
+			return nil, fmt.Errorf("query: in process: %w", err)
+		}
+		if q.InProcess == 0 || in < q.InProcess {
+			q.InProcess, q.InProcAnswers = in, inSt.answers
+		}
 	}
 	return q, nil
 }

@@ -151,6 +151,8 @@ func (r *Report) Print(w io.Writer) {
 		t.add("querytrigger under the RIE, following cursor", secs(q.Trigger), fmt.Sprintf("%.0f", q.TriggerRate()),
 			fmt.Sprintf("%d answers (mean %s, largest %s)", q.Answers, formatSize(int64(q.MeanAnswerBytes)), formatSize(int64(q.MaxAnswer))),
 			fmt.Sprintf("%s · %s · %s", secs(q.TriggerCPU.Bench), secs(q.TriggerCPU.Function), secs(q.TriggerCPU.RIE)), fmt.Sprintf("%.2f", q.Ratio()))
+		t.add("querytrigger's service in the bench process (no RIE; for comparison)", secs(q.InProcess), fmt.Sprintf("%.0f", rate(q.Rows, q.InProcess)),
+			fmt.Sprintf("%d answers", q.InProcAnswers), "–", fmt.Sprintf("%.2f", ratioOf(q.Direct, q.InProcess)))
 		t.write(w)
 	}
 	if targets := r.Targets(); len(targets) > 0 {
