@@ -38,6 +38,23 @@ const (
 // reports whether p holds any byte that is not ASCII.
 type csvClassifier func(dst []uint64, p []byte) (nonASCII bool)
 
+// csvMaskKernel is an assembly classifier (csvmask_amd64.s, csvmask_arm64.s): it writes
+// masksPerBlock masks per 64-byte block of p[:64*blocks] to dst and returns the high bits of
+// all bytes OR-ed together, non-zero when some byte is not ASCII.
+type csvMaskKernel func(p *byte, blocks int, dst *uint64) (high uint64)
+
+// kernelClassifier is the csvClassifier that runs kernel over the whole blocks of p.
+func kernelClassifier(kernel csvMaskKernel) csvClassifier {
+	return func(dst []uint64, p []byte) bool {
+		blocks := len(p) / csvBlock
+		if blocks == 0 {
+			return false
+		}
+		_ = dst[blocks*masksPerBlock-1] // the kernel writes no further
+		return kernel(&p[0], blocks, &dst[0]) != 0
+	}
+}
+
 // csvClassifyGeneric is the portable csvClassifier: the reference the SIMD one is tested
 // against. It is slower than walk, so the splitter uses it only in tests.
 func csvClassifyGeneric(dst []uint64, p []byte) bool {

@@ -1,13 +1,13 @@
 #include "textflag.h"
 
-// func csvMasksAVX2(p *byte, blocks int, dst *uint64) (high uint32)
+// func csvMasksAVX2(p *byte, blocks int, dst *uint64) (high uint64)
 //
 // For each 64-byte block: two 32-byte loads, compared with '\n', '"', '\r' and ',' broadcast
 // in Y0..Y3; each comparison's byte mask (VPMOVMSKB) forms half of a 64-bit mask. The
 // separator mask ORs the line feed, quote and comma comparisons; the quote parity is the
 // carry-less product of the quote mask and all ones (a prefix XOR). The loads are OR-ed into
 // Y8, whose high bits say whether any byte was not ASCII.
-TEXT ·csvMasksAVX2(SB), NOSPLIT, $0-28
+TEXT ·csvMasksAVX2(SB), NOSPLIT, $0-32
 	MOVQ p+0(FP), SI
 	MOVQ blocks+8(FP), CX
 	MOVQ dst+16(FP), DI
@@ -85,7 +85,7 @@ loop:
 	JNZ loop
 
 done:
-	VPMOVMSKB Y8, AX
-	MOVL AX, high+24(FP)
+	VPMOVMSKB Y8, AX // zero-extends the 32 bits
+	MOVQ AX, high+24(FP)
 	VZEROUPPER
 	RET

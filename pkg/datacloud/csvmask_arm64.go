@@ -8,23 +8,11 @@ var csvClassifySIMD csvClassifier
 
 func init() {
 	if cpu.ARM64.HasASIMD && cpu.ARM64.HasPMULL {
-		csvClassifySIMD = csvClassifyNEON
+		csvClassifySIMD = kernelClassifier(csvMasksNEON)
 	}
 }
 
-// csvClassifyNEON is csvClassifyGeneric in NEON (csvmask_arm64.s).
-func csvClassifyNEON(dst []uint64, p []byte) bool {
-	blocks := len(p) / csvBlock
-	if blocks == 0 {
-		return false
-	}
-	_ = dst[blocks*masksPerBlock-1]
-	return csvMasksNEON(&p[0], blocks, &dst[0]) != 0
-}
-
-// csvMasksNEON (NEON and PMULL) writes masksPerBlock masks per 64-byte block of
-// p[:64*blocks] to dst and returns the high bits of all bytes OR-ed together (0x80 set in
-// some byte when any input byte was not ASCII).
+// csvMasksNEON is the csvMaskKernel in NEON and PMULL (csvmask_arm64.s).
 //
 //go:noescape
 func csvMasksNEON(p *byte, blocks int, dst *uint64) (high uint64)
